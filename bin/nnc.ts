@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+/**
+ * @file The `nnc` command line. This file only dispatches: each command lives in
+ * compiler/cli/<command>.ts and is imported lazily, so `nnc --help` loads nothing heavy.
+ * A command module exports `run(args: string[]): Promise<number>` (the exit code).
+ */
+const commands: Record<
+  string,
+  { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> }
+> = {
+  check: {
+    summary: "check FILE...            report every error in .nn files",
+    load: () => import("../compiler/cli/check.js"),
+  },
+  summary: {
+    summary: "summary FILE             layers, output shapes and parameter counts",
+    load: () => import("../compiler/cli/summary.js"),
+  },
+  fmt: {
+    summary: "fmt [--check] FILE...    format .nn files in place",
+    load: () => import("../compiler/cli/fmt.js"),
+  },
+  build: {
+    summary: "build FILE [-o DIR]      compile to an embeddable TypeScript module",
+    load: () => import("../compiler/cli/build.js"),
+  },
+  train: {
+    summary: "train FILE [options]     train a model on a WebGPU device",
+    load: () => import("../compiler/cli/train.js"),
+  },
+  eval: {
+    summary: "eval FILE --weights CKPT evaluate saved weights on the validation data",
+    load: () => import("../compiler/cli/eval.js"),
+  },
+  predict: {
+    summary: "predict FILE --weights CKPT INPUT...  classify PNG images or an IDX file",
+    load: () => import("../compiler/cli/predict.js"),
+  },
+};
+
+function help(): string {
+  const lines = Object.values(commands).map((c) => `  nnc ${c.summary}`);
+  return [
+    "nnc: a compiler for neural networks (.nn files -> WebGPU kernels + TypeScript)",
+    "",
+    "Usage:",
+    ...lines,
+    "",
+    "Run `nnc COMMAND --help` for a command's options. NNC_DEBUG=1 prints phase timings.",
+  ].join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(help() + "\n");
+    return name === undefined ? 1 : 0;
+  }
+  if (name === "--version" || name === "-v") {
+    process.stdout.write("nnc 0.1.0\n");
+    return 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`nnc: unknown command '${name}'\n\n${help()}\n`);
+    return 2;
+  }
+  const mod = await command.load();
+  return mod.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    // Commands report user errors themselves; reaching here is a bug in nnc.
+    process.stderr.write(
+      `nnc: internal error: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    if (process.env.NNC_DEBUG && err instanceof Error && err.stack)
+      process.stderr.write(err.stack + "\n");
+    process.exitCode = 70;
+  },
+);

@@ -1,0 +1,5 @@
+/** @file `nnc eval` (not implemented yet). */
+export async function run(_args: string[]): Promise<number> {
+  process.stderr.write("nnc eval: not implemented yet\n");
+  return 2;
+}
