@@ -90,8 +90,13 @@ export interface OpAttrs {
   param: { readonly name: string };
   state: { readonly name: string };
   constant: { readonly value: number }; // filled to the node's shape
-  // Counter-based random numbers: input 0 is a scalar counter (e.g. the step); `stream` keeps
-  // different uses apart. Same (stream, counter, index) gives the same number on every backend.
+  // Counter-based random numbers: input 0 is a scalar counter (e.g. the step, f32 or i32, taken
+  // as u32); `stream` keeps different uses apart. Same (stream, counter, index) gives the same
+  // number on every backend. With pcg(v) the PCG-RXS-M-XS hash on u32:
+  //   s = v * 747796405 + 2891336453; w = ((s >> ((s >> 28) + 4)) ^ s) * 277803737; (w >> 22) ^ w
+  // uniform(i) = f32(pcg(pcg(pcg(i) + counter) + stream) >> 8) / 16777216   (in [0, 1))
+  // normal(i)  = sqrt(-2 ln(1 - u1)) * cos(2 pi u2), u1 = uniform at index 2i, u2 at 2i + 1
+  // where i is the flat row-major index of the element in the node's shape.
   random_uniform: { readonly stream: number };
   random_normal: { readonly stream: number };
 
