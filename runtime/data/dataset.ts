@@ -1,0 +1,308 @@
+/**
+ * @file Datasets in memory and the helpers a training loop needs: the `Dataset` type (one
+ * flat array of inputs, a per-sample shape, integer labels), building one from IDX arrays with
+ * the counts checked against each other, slicing, normalisation of bytes to [0, 1], one-hot
+ * labels, a seeded PRNG (mulberry32: the same numbers in Node and browsers) with an unbiased
+ * Fisher-Yates shuffle, and a `Batcher` that fills fixed-size batches into buffers it
+ * allocates once. No Node imports: this runs in browsers too.
+ */
+import { nncError } from "../errors.js";
+import { describeItems, type IdxArray } from "./idx.js";
+
+/** Samples in memory: `inputs` holds `count` samples of `sampleShape`, row-major, back to back. */
+export interface Dataset {
+  /** Where it came from (file names), for messages. */
+  readonly source: string;
+  /** Images (bytes 0..255, normalised when batched) or features (f32). */
+  readonly inputs: Uint8Array | Float32Array;
+  readonly sampleShape: readonly number[];
+  /** Class index of each sample, in [0, classes). */
+  readonly labels: Uint8Array | Int32Array;
+  readonly count: number;
+  readonly classes: number;
+  /** Names of the classes by index, when the data had names (CSV). */
+  readonly classNames?: readonly string[];
+}
+
+export function sampleSize(ds: Pick<Dataset, "sampleShape">): number {
+  return ds.sampleShape.reduce((a, b) => a * b, 1);
+}
+
+export interface IdxDatasetSources {
+  readonly images: string;
+  readonly labels: string;
+}
+
+/**
+ * Pairs an IDX array of inputs (u8 or any numeric type, converted to f32) with an IDX array of
+ * integer labels, checking that the counts agree and every label is a class index.
+ * `sampleShape` overrides the shape per sample (same element count), e.g. [28, 28, 1].
+ */
+export function idxDataset(
+  images: IdxArray,
+  labels: IdxArray,
+  sources: IdxDatasetSources,
+  options: { classes?: number; sampleShape?: readonly number[] } = {},
+): Dataset {
+  if (labels.dims.length !== 1) {
+    throw nncError(
+      "NN5105",
+      {
+        detail: `a label file has one dimension, but this one has ${labels.dims.length} (${labels.dims.join("x")})`,
+      },
+      { file: sources.labels },
+    );
+  }
+  if (labels.type === "f32" || labels.type === "f64") {
+    throw nncError(
+      "NN5105",
+      { detail: `labels must be integers, but the file holds ${labels.type} values` },
+      { file: sources.labels },
+    );
+  }
+  const count = images.dims[0]!;
+  if (labels.dims[0] !== count) {
+    throw nncError(
+      "NN5106",
+      {
+        detail: `the file holds ${labels.dims[0]} labels but ${sources.images} holds ${describeItems(images.dims)}; the counts must agree`,
+      },
+      { file: sources.labels },
+    );
+  }
+  let maxLabel = -1;
+  for (let i = 0; i < count; i++) {
+    const l = labels.data[i]!;
+    if (l < 0) {
+      throw nncError(
+        "NN5105",
+        { detail: `label ${i} is ${l}, but labels are class indices, 0 or more` },
+        { file: sources.labels },
+      );
+    }
+    if (l > maxLabel) maxLabel = l;
+  }
+  const classes = options.classes ?? maxLabel + 1;
+  if (maxLabel >= classes) {
+    throw nncError(
+      "NN5105",
+      {
+        detail: `the file holds label ${maxLabel}, but there are only ${classes} classes (0 to ${classes - 1})`,
+      },
+      { file: sources.labels },
+    );
+  }
+  const natural = images.dims.slice(1);
+  const sampleShape = options.sampleShape ?? natural;
+  const per = natural.reduce((a, b) => a * b, 1);
+  if (sampleShape.reduce((a, b) => a * b, 1) !== per) {
+    throw new RangeError(
+      `idxDataset: sample shape [${sampleShape.join(", ")}] does not hold the ${per} elements of each item`,
+    );
+  }
+  const inputs = images.data instanceof Uint8Array ? images.data : Float32Array.from(images.data);
+  return {
+    source: sources.images,
+    inputs,
+    sampleShape,
+    labels: labels.data instanceof Uint8Array ? labels.data : Int32Array.from(labels.data),
+    count,
+    classes,
+  };
+}
+
+/** Samples [start, start + count) of `ds`, sharing its memory. */
+export function sliceDataset(ds: Dataset, start: number, count: number): Dataset {
+  const begin = Math.max(0, Math.min(start, ds.count));
+  const end = Math.max(begin, Math.min(begin + count, ds.count));
+  const per = sampleSize(ds);
+  return {
+    ...ds,
+    inputs: ds.inputs.subarray(begin * per, end * per),
+    labels: ds.labels.subarray(begin, end),
+    count: end - begin,
+  };
+}
+
+/** Bytes 0..255 to f32 in [0, 1]; f32 inputs are returned as they are. */
+export function normalize(ds: Dataset): Dataset {
+  if (ds.inputs instanceof Float32Array) return ds;
+  return { ...ds, inputs: bytesToUnit(ds.inputs) };
+}
+
+/** `out[i] = bytes[i] / 255`. */
+export function bytesToUnit(bytes: Uint8Array, out = new Float32Array(bytes.length)): Float32Array {
+  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i]! / 255;
+  return out;
+}
+
+/** One row of `classes` per label, 1 at the label's index. Rows past `labels.length` are zeroed. */
+export function oneHot(
+  labels: ArrayLike<number>,
+  classes: number,
+  out = new Float32Array(labels.length * classes),
+): Float32Array {
+  out.fill(0);
+  for (let i = 0; i < labels.length; i++) out[i * classes + labels[i]!] = 1;
+  return out;
+}
+
+/** mulberry32: a tiny 32-bit PRNG; each call returns the next u32. Same sequence everywhere. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/** A uniform integer in [0, n) from a u32 source, without modulo bias (n <= 2^32). */
+export function randomBelow(next: () => number, n: number): number {
+  const limit = 0x100000000 - (0x100000000 % n);
+  for (;;) {
+    const u = next();
+    if (u < limit) return u % n;
+  }
+}
+
+/** Mixes a seed and an epoch into one u32 seed (the splitmix32 finaliser). */
+export function mixSeed(seed: number, epoch: number): number {
+  let z = (seed + Math.imul(epoch + 1, 0x9e3779b9)) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+/** Shuffles `order` in place (Fisher-Yates) with mulberry32(seed). */
+export function shuffleInPlace<T extends { length: number; [i: number]: number }>(
+  order: T,
+  seed: number,
+): T {
+  const next = mulberry32(seed);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = randomBelow(next, i + 1);
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+  return order;
+}
+
+/** A permutation of 0..count-1 that depends only on `seed`. */
+export function permutation(
+  count: number,
+  seed: number,
+  out: Uint32Array = new Uint32Array(count),
+): Uint32Array {
+  for (let i = 0; i < count; i++) out[i] = i;
+  return shuffleInPlace(out, seed);
+}
+
+/** One batch; the Batcher refills the same object and buffers for every batch. */
+export interface Batch {
+  /** `batchSize` samples, f32 (bytes scaled to [0, 1]); rows past `count` are zero. */
+  readonly x: Float32Array;
+  /** One-hot labels, `batchSize * classes`; rows past `count` are zero. */
+  readonly y: Float32Array;
+  /** Class indices; entries past `count` are 0. */
+  readonly labels: Int32Array;
+  /** Valid samples in this batch: `batchSize`, except a kept partial last batch. */
+  count: number;
+  /** Index of this batch in its epoch. */
+  index: number;
+}
+
+export interface BatchOptions {
+  readonly batchSize: number;
+  /** Shuffle each epoch (default true). */
+  readonly shuffle?: boolean;
+  /** Seed of the shuffle; epoch e uses mixSeed(seed, e) (default 0). */
+  readonly seed?: number;
+  /** Drop the last batch when it would be partial (default false: keep it, zero-padded). */
+  readonly dropLast?: boolean;
+}
+
+/**
+ * Cuts a dataset into fixed-size batches, epoch after epoch. Buffers are allocated once;
+ * every batch it yields is the same `Batch` object, refilled, so copy what you keep.
+ */
+export class Batcher {
+  readonly batchSize: number;
+  readonly batchesPerEpoch: number;
+  readonly sampleSize: number;
+  readonly batch: Batch;
+  private readonly order: Uint32Array;
+
+  constructor(
+    readonly dataset: Dataset,
+    readonly options: BatchOptions,
+  ) {
+    const { batchSize } = options;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(`Batcher: batch size must be a positive integer, got ${batchSize}`);
+    }
+    this.batchSize = batchSize;
+    this.sampleSize = sampleSize(dataset);
+    this.batchesPerEpoch = options.dropLast
+      ? Math.floor(dataset.count / batchSize)
+      : Math.ceil(dataset.count / batchSize);
+    this.order = new Uint32Array(dataset.count);
+    this.batch = {
+      x: new Float32Array(batchSize * this.sampleSize),
+      y: new Float32Array(batchSize * dataset.classes),
+      labels: new Int32Array(batchSize),
+      count: 0,
+      index: 0,
+    };
+  }
+
+  /** The sample order of epoch `epoch` (0-based); shared buffer, valid until the next call. */
+  orderFor(epoch: number): Uint32Array {
+    if (this.options.shuffle === false) {
+      for (let i = 0; i < this.order.length; i++) this.order[i] = i;
+      return this.order;
+    }
+    return permutation(this.dataset.count, mixSeed(this.options.seed ?? 0, epoch), this.order);
+  }
+
+  /** Fills `this.batch` with batch `index` of the given order. */
+  fill(order: Uint32Array, index: number): Batch {
+    const { dataset, batchSize, sampleSize: per, batch } = this;
+    const classes = dataset.classes;
+    const start = index * batchSize;
+    const count = Math.max(0, Math.min(batchSize, dataset.count - start));
+    const { x, y, labels } = batch;
+    const inputs = dataset.inputs;
+    const bytes = inputs instanceof Uint8Array;
+    y.fill(0);
+    for (let r = 0; r < count; r++) {
+      const s = order[start + r]!;
+      const src = s * per;
+      const dst = r * per;
+      if (bytes) {
+        for (let k = 0; k < per; k++) x[dst + k] = inputs[src + k]! / 255;
+      } else {
+        x.set(inputs.subarray(src, src + per), dst);
+      }
+      const label = dataset.labels[s]!;
+      labels[r] = label;
+      y[r * classes + label] = 1;
+    }
+    if (count < batchSize) {
+      x.fill(0, count * per);
+      labels.fill(0, count);
+    }
+    batch.count = count;
+    batch.index = index;
+    return batch;
+  }
+
+  /** The batches of epoch `epoch` (0-based), in order; each is `this.batch`, refilled. */
+  *epoch(epoch: number): Generator<Batch, void, undefined> {
+    const order = this.orderFor(epoch);
+    for (let b = 0; b < this.batchesPerEpoch; b++) yield this.fill(order, b);
+  }
+}
