@@ -1,4 +1,10 @@
 /** Back-end, device, data and checkpoint messages (NN4xxx, NN5xxx). */
 export const backendMessages = {
   NN4001: "{op}: {detail}",
+  NN4002:
+    "{op}: this value needs a buffer of {size} bytes, more than the device allows ({limit} bytes); use a smaller batch or layer",
+  NN4003: "{op}: a kernel needs {count} storage buffers, more than the device's limit of {limit}",
+  NN4004: "{op}: the kernel {detail}; use a smaller batch or layer",
+  NN4005:
+    "{op}: cannot generate kernels for the symbolic shape {shape}; every dimension must be a number",
 } as const;

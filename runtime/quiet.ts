@@ -1,0 +1,114 @@
+/**
+ * @file Keeps Dawn's native stderr noise (`Warning: maxDynamic... artificially reduced`,
+ * `XDG_RUNTIME_DIR is invalid`, Vulkan probing warnings and their `at operator()` lines) away
+ * from users. Native code writes straight to file descriptor 2, which Node cannot intercept in
+ * process, so `relaunchQuietly()` re-runs the current command in a child process whose stderr
+ * is piped through `filterNoise`, and returns the child's exit code; in the child (or when
+ * NNC_DEBUG is set) it returns undefined and the caller just goes on. Usage at the top of a CLI
+ * entry point:
+ *
+ *     const code = await relaunchQuietly();
+ *     if (code !== undefined) process.exit(code);
+ *
+ * The child learns that its stderr is a terminal from NNC_STDERR_TTY=1 (and NNC_COLUMNS).
+ */
+import { spawn } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
+
+const noise: readonly RegExp[] = [
+  /^Warning: maxDynamic\w* artificially reduced/,
+  /XDG_RUNTIME_DIR/,
+  /^Warning: Couldn't load Vulkan/,
+  /^Warning: .*\b(Vulkan|vulkan|VK_|vk\w+)\b/,
+  /^\s+at \S+ \(.*(third_party\/dawn|dawn\/native|\.cpp:\d+\))/,
+];
+
+/** True for one line of Dawn's known, harmless stderr output. */
+export function isNoise(line: string): boolean {
+  return noise.some((r) => r.test(line));
+}
+
+/**
+ * Copies `input` to `output` line by line, dropping noise lines and the blank line that
+ * follows a dropped block. A partial line is held at most `holdMs` (so progress bars that
+ * redraw with `\r` still show at once).
+ */
+export function filterNoise(input: Readable, output: Writable, holdMs = 50): Promise<void> {
+  return new Promise((resolve) => {
+    let partial = "";
+    let dropping = false;
+    let timer: NodeJS.Timeout | undefined;
+    const flushPartial = () => {
+      timer = undefined;
+      if (partial.length > 0 && !isNoise(partial)) {
+        output.write(partial);
+        partial = "";
+        dropping = false;
+      }
+    };
+    const line = (l: string) => {
+      if (isNoise(l)) {
+        dropping = true;
+        return;
+      }
+      if (dropping && l.trim() === "") return;
+      dropping = false;
+      output.write(l + "\n");
+    };
+    input.setEncoding("utf8");
+    input.on("data", (chunk: string) => {
+      if (timer) clearTimeout(timer);
+      const parts = (partial + chunk).split("\n");
+      partial = parts.pop()!;
+      for (const p of parts) line(p);
+      if (partial.length > 0) {
+        if (/^(W|\s|e|M|$)/.test(partial) && !partial.includes("\r")) {
+          timer = setTimeout(flushPartial, holdMs);
+        } else flushPartial();
+      }
+    });
+    input.on("end", () => {
+      if (timer) clearTimeout(timer);
+      if (partial.length > 0 && !isNoise(partial)) output.write(partial);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Re-runs this process with stderr filtered; resolves to the child's exit code. Resolves to
+ * undefined (run normally) inside the child, or when NNC_DEBUG is set.
+ */
+export async function relaunchQuietly(): Promise<number | undefined> {
+  if (process.env.NNC_DEBUG || process.env.NNC_QUIET_CHILD) return undefined;
+  const env: NodeJS.ProcessEnv = { ...process.env, NNC_QUIET_CHILD: "1" };
+  if (process.stderr.isTTY) {
+    env.NNC_STDERR_TTY = "1";
+    env.NNC_COLUMNS = String(process.stderr.columns ?? 80);
+  }
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: ["inherit", "inherit", "pipe"],
+    env,
+  });
+  const forward = (sig: NodeJS.Signals) => () => {
+    if (child.exitCode === null) child.kill(sig);
+  };
+  const onInt = forward("SIGINT");
+  const onTerm = forward("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  const filtered = filterNoise(child.stderr!, process.stderr);
+  const code = await new Promise<number>((resolve) => {
+    child.on("error", (e) => {
+      process.stderr.write(`nnc: cannot start a child process: ${e.message}\n`);
+      resolve(1);
+    });
+    child.on("close", (c, signal) => {
+      resolve(c ?? (signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 1));
+    });
+  });
+  await filtered;
+  process.off("SIGINT", onInt);
+  process.off("SIGTERM", onTerm);
+  return code;
+}
