@@ -11,9 +11,9 @@
 import { formatShape, shapeEq } from "../dims.js";
 import { CompilerBug } from "../diagnostics.js";
 import type { GraphBuilder } from "../ir/builder.js";
-import type { Node } from "../ir/graph.js";
+import type { AnyNode, Node } from "../ir/graph.js";
 import type { OpKind } from "../primitives.js";
-import { GradientError, type VjpRule, vjpRules } from "./vjp.js";
+import { GradientError, type VjpRule, type VjpThunk, vjpRules } from "./vjp.js";
 
 export { GradientError, vjpRules };
 
@@ -30,11 +30,13 @@ export function addGradients(b: GraphBuilder, loss: number, wrt: readonly number
   const forward = b.nodes.slice(0, loss + 1);
 
   // needed[i]: node i is a wanted node or depends on one through differentiable primitives.
+  // Rules build nothing until a thunk is called, so asking for the thunks here is free.
   const needed = new Uint8Array(forward.length);
   for (const n of forward) {
     if (wanted.has(n.id)) needed[n.id] = 1;
-    else if (n.dtype === "f32" && vjpRules[n.op] && n.inputs.some((i) => needed[i])) {
-      needed[n.id] = 1;
+    else if (n.dtype === "f32" && n.inputs.some((i) => needed[i])) {
+      const thunks = thunksOf(b, n, -1);
+      if (n.inputs.some((i, k) => needed[i] && thunks[k])) needed[n.id] = 1;
     }
   }
 
@@ -53,9 +55,7 @@ export function addGradients(b: GraphBuilder, loss: number, wrt: readonly number
 
     const wants = node.inputs.map((i) => needed[i] === 1 && forward[i]!.dtype === "f32");
     if (!wants.some((w) => w)) continue;
-    const rule = vjpRules[node.op] as VjpRule<OpKind> | null;
-    if (!rule) continue;
-    const thunks = rule({ b, node: node as Node<OpKind>, g });
+    const thunks = thunksOf(b, node, g);
     node.inputs.forEach((input, k) => {
       const thunk = thunks[k];
       if (!wants[k] || !thunk) return;
@@ -78,4 +78,10 @@ export function addGradients(b: GraphBuilder, loss: number, wrt: readonly number
     const n = b.node(w);
     return b.constant(0, n.span, n.shape, n.dtype);
   });
+}
+
+/** The VJP thunks of a node for cotangent `g` (none for sources and non-differentiable ops). */
+function thunksOf(b: GraphBuilder, node: AnyNode, g: number): readonly (VjpThunk | null)[] {
+  const rule = vjpRules[node.op] as VjpRule<OpKind> | null;
+  return rule ? rule({ b, node: node as Node<OpKind>, g }) : [];
 }
