@@ -80,7 +80,7 @@ export type OptimizerDeclCstChildren = {
   RParen: IToken[];
   LBrace: IToken[];
   stateLine?: StateLineCstNode[];
-  Semicolon?: (IToken)[];
+  Semicolon?: IToken[];
   updateRule: UpdateRuleCstNode[];
   RBrace: IToken[];
 };
@@ -92,7 +92,7 @@ export interface StateLineCstNode extends CstNode {
 
 export type StateLineCstChildren = {
   State: IToken[];
-  stateInit: (StateInitCstNode)[];
+  stateInit: StateInitCstNode[];
   Comma?: IToken[];
 };
 
@@ -115,7 +115,7 @@ export interface UpdateRuleCstNode extends CstNode {
 export type UpdateRuleCstChildren = {
   Update: IToken[];
   LParen: IToken[];
-  Identifier: (IToken)[];
+  Identifier: IToken[];
   Comma?: IToken[];
   RParen: IToken[];
   body: BodyCstNode[];
@@ -128,7 +128,7 @@ export interface TrainDeclCstNode extends CstNode {
 
 export type TrainDeclCstChildren = {
   Train: IToken[];
-  Identifier: (IToken)[];
+  Identifier: IToken[];
   Colon?: IToken[];
   LBrace: IToken[];
   trainEntry?: TrainEntryCstNode[];
@@ -192,8 +192,8 @@ export interface ParamListCstNode extends CstNode {
 }
 
 export type ParamListCstChildren = {
-  paramSig: (ParamSigCstNode)[];
-  Comma?: (IToken)[];
+  paramSig: ParamSigCstNode[];
+  Comma?: IToken[];
 };
 
 export interface ParamSigCstNode extends CstNode {
@@ -226,8 +226,8 @@ export interface TensorTypeCstNode extends CstNode {
 
 export type TensorTypeCstChildren = {
   LBracket: IToken[];
-  dim?: (DimCstNode)[];
-  Comma?: (IToken)[];
+  dim?: DimCstNode[];
+  Comma?: IToken[];
   RBracket: IToken[];
   Identifier?: IToken[];
 };
@@ -336,7 +336,7 @@ export interface CompareCstNode extends CstNode {
 }
 
 export type CompareCstChildren = {
-  additive: (AdditiveCstNode)[];
+  additive: AdditiveCstNode[];
   CompareOp?: IToken[];
 };
 
@@ -346,7 +346,7 @@ export interface AdditiveCstNode extends CstNode {
 }
 
 export type AdditiveCstChildren = {
-  multiplicative: (MultiplicativeCstNode)[];
+  multiplicative: MultiplicativeCstNode[];
   AddOp?: IToken[];
 };
 
@@ -356,7 +356,7 @@ export interface MultiplicativeCstNode extends CstNode {
 }
 
 export type MultiplicativeCstChildren = {
-  unary: (UnaryCstNode)[];
+  unary: UnaryCstNode[];
   MulOp?: IToken[];
 };
 
@@ -411,8 +411,8 @@ export interface CallCstNode extends CstNode {
 export type CallCstChildren = {
   Identifier: IToken[];
   LParen: IToken[];
-  arg?: (ArgCstNode)[];
-  Comma?: (IToken)[];
+  arg?: ArgCstNode[];
+  Comma?: IToken[];
   RParen: IToken[];
 };
 
@@ -445,8 +445,8 @@ export interface ListCstNode extends CstNode {
 
 export type ListCstChildren = {
   LBracket: IToken[];
-  expr?: (ExprCstNode)[];
-  Comma?: (IToken)[];
+  expr?: ExprCstNode[];
+  Comma?: IToken[];
   RBracket: IToken[];
 };
 
@@ -457,8 +457,8 @@ export interface RecordCstNode extends CstNode {
 
 export type RecordCstChildren = {
   LBrace: IToken[];
-  field?: (FieldCstNode)[];
-  Comma?: (IToken)[];
+  field?: FieldCstNode[];
+  Comma?: IToken[];
   RBrace: IToken[];
 };
 
@@ -491,7 +491,7 @@ export interface IfExprCstNode extends CstNode {
 export type IfExprCstChildren = {
   If: IToken[];
   expr: ExprCstNode[];
-  body: (BodyCstNode)[];
+  body: BodyCstNode[];
   Else?: IToken[];
   ifExpr?: IfExprCstNode[];
 };
@@ -507,7 +507,7 @@ export type ScanExprCstChildren = {
   In: IToken[];
   expr: ExprCstNode[];
   Carry?: IToken[];
-  stateInit?: (StateInitCstNode)[];
+  stateInit?: StateInitCstNode[];
   Comma?: IToken[];
   body: BodyCstNode[];
 };

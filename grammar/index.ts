@@ -85,7 +85,8 @@ function parse(file: SourceFile): ParseResult {
   const cst = parser.module();
   for (const e of parser.errors) diagnostics.push(parseErrorDiagnostic(file, tokens, e));
 
-  const built = toAst(cst, path, span(0, file.text.length));
+  const errorsAt = diagnostics.map((d) => d.span.start);
+  const built = toAst(cst, path, span(0, file.text.length), errorsAt);
   diagnostics.push(...built.diagnostics);
   return { module: built.module, diagnostics: dedupe(diagnostics), comments };
 }

@@ -18,6 +18,7 @@ import {
   type IToken,
   type ParserMethod,
   type TokenType,
+  tokenMatcher,
 } from "chevrotain";
 import * as t from "./tokens.js";
 
@@ -51,6 +52,26 @@ export class NnParser extends CstParser {
     const last = errors[errors.length - 1];
     if (last) this.insertedErrors.add(last);
     return super.getTokenToInsert(tokType);
+  }
+
+  /**
+   * Chevrotain's re-sync point after an error: the first token that can follow some rule on the
+   * stack. Ours is the same, except that a keyword used as a name (`loss = ...`, `optimizer:`)
+   * is not taken for the keyword, so an error in a train section does not re-sync to a bogus
+   * `loss` or `optimizer` declaration.
+   */
+  findReSyncTokenType(): TokenType {
+    const follows = (this as unknown as { flattenFollowSet(): TokenType[] }).flattenFollowSet();
+    for (let k = 1; ; k++) {
+      const tok = this.LA(k);
+      if (tok.tokenType === EOF) return EOF;
+      const next = this.LA(k + 1).tokenType;
+      const usedAsName = keywordSet.has(tok.tokenType) && (next === t.Equals || next === t.Colon);
+      const match = follows.find(
+        (f) => tokenMatcher(tok, f) && !(usedAsName && f === tok.tokenType),
+      );
+      if (match) return match;
+    }
   }
 
   // module := item* EOF
@@ -172,12 +193,18 @@ export class NnParser extends CstParser {
   });
 
   // trainEntry := noise | step | setting
+  // Decided on one token (`noise` and `step` are never setting keys), so that a malformed
+  // setting such as `epochs 10` is parsed as a setting missing its '=' rather than skipped.
   trainEntry = this.RULE("trainEntry", () => {
-    this.OR([
-      { ALT: () => this.SUBRULE(this.noiseDecl) },
-      { ALT: () => this.SUBRULE(this.stepDecl) },
-      { ALT: () => this.SUBRULE(this.setting) },
-    ]);
+    this.OR({
+      MAX_LOOKAHEAD: 1,
+      IGNORE_AMBIGUITIES: true,
+      DEF: [
+        { ALT: () => this.SUBRULE(this.noiseDecl) },
+        { ALT: () => this.SUBRULE(this.stepDecl) },
+        { ALT: () => this.SUBRULE(this.setting) },
+      ],
+    });
   });
 
   // noise := "noise" NAME ":" tensorType "=" expr
@@ -506,6 +533,8 @@ export class NnParser extends CstParser {
     this.SUBRULE(this.body);
   });
 }
+
+const keywordSet = new Set<TokenType>(t.keywords);
 
 function isDtypeWord(tok: IToken): boolean {
   return tok.tokenType === t.Identifier && (tok.image === "int" || tok.image === "float");

@@ -38,6 +38,8 @@ function byStart<T extends CstNode | IToken>(items: readonly T[]): T[] {
 
 export class AstBuilder extends BaseVisitor {
   readonly diagnostics: Diagnostic[] = [];
+  /** Expressions that are not the last in their body, with the body's span (see toAst). */
+  readonly unused: { diagnostic: Diagnostic; body: Span }[] = [];
 
   constructor(readonly path: string) {
     super();
@@ -337,11 +339,12 @@ export class AstBuilder extends BaseVisitor {
     const stmts: ast.Stmt[] = [];
     let result: ast.Expr | null = null;
     let prev = start;
+    const unused: Diagnostic[] = [];
     parts.forEach((p, i) => {
       if (p.name === "expr") {
         const e = this.node<ast.Expr>(p, prev);
         if (i === parts.length - 1) result = e;
-        else this.diagnostics.push(diag("NN1020", e.span));
+        else unused.push(diag("NN1020", e.span));
         prev = e.span;
       } else {
         const s = this.node<ast.Stmt>(p, prev);
@@ -351,7 +354,9 @@ export class AstBuilder extends BaseVisitor {
     });
     const close = first(ctx.RBrace);
     const end = isReal(close) ? this.tokSpan(close) : prev;
-    return { kind: "Body", stmts, result, span: this.join(start, end) };
+    const span = this.join(start, end);
+    for (const diagnostic of unused) this.unused.push({ diagnostic, body: span });
+    return { kind: "Body", stmts, result, span };
   }
 
   letStmt(ctx: cst.LetStmtCstChildren, fallback: Span): ast.Let {
@@ -623,13 +628,21 @@ export class AstBuilder extends BaseVisitor {
   }
 }
 
-/** Builds the AST of a module from its CST; `span` covers the whole file. */
+/**
+ * Builds the AST of a module from its CST; `span` covers the whole file. `errorsAt` are the
+ * offsets of the syntax errors already reported: an unused expression in a body that holds one
+ * is most likely a fragment of that error, so it is not reported again.
+ */
 export function toAst(
   root: CstNode,
   path: string,
   span: Span,
+  errorsAt: readonly number[] = [],
 ): { module: ast.Module; diagnostics: Diagnostic[] } {
   const b = new AstBuilder(path);
   const module = b.visit(root, span) as ast.Module;
-  return { module, diagnostics: b.diagnostics };
+  const unused = b.unused
+    .filter((u) => !errorsAt.some((o) => o >= u.body.start && o <= u.body.end))
+    .map((u) => u.diagnostic);
+  return { module, diagnostics: [...b.diagnostics, ...unused] };
 }
