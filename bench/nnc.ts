@@ -26,10 +26,11 @@ export async function benchNnc(model: ModelKind, opts: NncBenchOptions): Promise
   // HOOK (project lead): build and train the model with nnc here, e.g.
   //   const trainer: Trainer = await createNncTrainer(model, opts);
   //   return runProtocol("nnc", opts.backend, model, trainer, loadMnist(), opts, log);
-  return errorRow(
+  const row = errorRow(
     "nnc",
     opts.backend,
     model,
     "not available: nnc's runtime is not wired into the benchmark yet",
   );
+  return { ...row, peak_rss_mb: null };
 }

@@ -16,6 +16,9 @@ import type { ModelKind } from "./models.js";
 
 export type System = "nnc" | "tfjs" | "jax-js";
 
+/** The marker in front of a worker's result line on stdout. */
+export const ROW_MARKER = "BENCH_ROW ";
+
 /** Options of one row (all systems run the same protocol). */
 export interface BenchOptions {
   /** Training batch size (64). */
@@ -59,7 +62,7 @@ export const QUICK_OPTIONS: BenchOptions = {
   warmupSteps: 1,
   timedSteps: 10,
   trainImages: 64 * 40,
-  epochLimitSeconds: 60,
+  epochLimitSeconds: 30,
   testImages: 1024,
   lossEvery: 10,
 };

@@ -14,6 +14,7 @@ import {
   DEFAULT_OPTIONS,
   errorMessage,
   errorRow,
+  ROW_MARKER,
   runProtocol,
   type BenchOptions,
   type BenchRow,
@@ -21,9 +22,6 @@ import {
   type Trainer,
 } from "./protocol.js";
 import { createTfjsTrainer } from "./tfjs.js";
-
-/** The marker in front of the result line. */
-export const ROW_MARKER = "BENCH_ROW ";
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
