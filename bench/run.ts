@@ -7,6 +7,7 @@
  * Run `node dist/bench/run.js --help` for the options; see bench/README.md.
  */
 import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { MODEL_KINDS, type ModelKind } from "./models.js";
@@ -44,6 +45,10 @@ interface CliOptions {
   readonly only: readonly string[];
   readonly models: readonly ModelKind[];
   readonly rowTimeoutSeconds: number | null;
+  /** Also write the JSON report to this file. */
+  readonly out: string | null;
+  /** Print the table of a saved JSON report instead of running. */
+  readonly table: string | null;
 }
 
 const HELP = `usage: node dist/bench/run.js [options]
@@ -60,6 +65,8 @@ const HELP = `usage: node dist/bench/run.js [options]
   --infer-batch N            inference batch size (default ${DEFAULT_OPTIONS.inferBatch})
   --seed N                   seed for initial weights and shuffling (default ${DEFAULT_OPTIONS.seed})
   --row-timeout-seconds S    kill a row's worker after S seconds (default: derived from the above)
+  --out FILE                 also write the JSON report to FILE
+  --table FILE               print the table of a JSON report saved by --json or --out, run nothing
   --verbose                  pass the workers' stderr through
 `;
 
@@ -75,6 +82,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   const only: string[] = [];
   let models: ModelKind[] = [...MODEL_KINDS];
   let rowTimeoutSeconds: number | null = null;
+  let out: string | null = null;
+  let table: string | null = null;
   const num = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isFinite(n) || n < min)
@@ -92,6 +101,12 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         break;
       case "--verbose":
         verbose = true;
+        break;
+      case "--out":
+        out = next() ?? usage("--out needs a file name");
+        break;
+      case "--table":
+        table = next() ?? usage("--table needs a file name");
         break;
       case "--help":
       case "-h":
@@ -142,7 +157,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       );
     }
   }
-  return { bench, json, verbose, only, models, rowTimeoutSeconds };
+  return { bench, json, verbose, only, models, rowTimeoutSeconds, out, table };
 }
 
 function selected(only: readonly string[], system: System, backend: string): boolean {
@@ -275,6 +290,11 @@ export function withRatios(rows: readonly BenchRow[]): ReportRow[] {
 
 async function main(): Promise<void> {
   const cli = parseArgs(process.argv.slice(2));
+  if (cli.table) {
+    const saved = JSON.parse(readFileSync(cli.table, "utf8")) as BenchRow[];
+    process.stdout.write(`${formatTable(withRatios(saved))}\n`);
+    return;
+  }
   const timeout = cli.rowTimeoutSeconds ?? rowTimeout(cli.bench);
   const rows: BenchRow[] = [];
   const t0 = performance.now();
@@ -289,6 +309,7 @@ async function main(): Promise<void> {
     }
   }
   const report = withRatios(rows);
+  if (cli.out) writeFileSync(cli.out, `${JSON.stringify(report, null, 2)}\n`);
   if (cli.json) {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return;
