@@ -7,7 +7,7 @@
  * existing nodes, updates existing variables of equal type; with `concrete`, every shape is
  * made of numbers. Problems are internal compiler bugs, so messages are plain strings.
  */
-import { formatShape, isConcrete, shapeEq } from "../dims.js";
+import { formatShape, isConcrete, type Shape, shapeEq } from "../dims.js";
 import {
   arity,
   type OpAttrs,
@@ -16,7 +16,7 @@ import {
   type ShapeRule,
   type TensorType,
 } from "../primitives.js";
-import type { Graph } from "./graph.js";
+import type { AnyNode, Graph } from "./graph.js";
 
 export interface VerifyOptions {
   /** Require every node and variable shape to be made of numbers (an instantiated graph). */
@@ -31,6 +31,50 @@ function typeText(t: TensorType): string {
 
 function isIndex(v: unknown, limit: number): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 && v < limit;
+}
+
+/**
+ * The gradient primitives' shape rules trust their shape attribute; check that the forward op
+ * they undo maps that shape to the cotangent's shape. Also: scatter_add indices lead updates.
+ */
+function gradientMismatch(node: AnyNode, inputs: readonly TensorType[]): string | undefined {
+  const f32 = (shape: Shape): TensorType => ({ shape, dtype: "f32" });
+  const against = (forward: TensorType | string, dy: TensorType, what: string) => {
+    if (typeof forward === "string") return `${what}: ${forward}`;
+    if (!shapeEq(forward.shape, dy.shape)) {
+      return `${what} gives ${formatShape(forward.shape)}, but the cotangent is ${formatShape(dy.shape)}`;
+    }
+    return undefined;
+  };
+  switch (node.op) {
+    case "conv2d_grad_input": {
+      const [dy, w] = inputs as [TensorType, TensorType];
+      const fwd = shapeRules.conv2d([f32(node.attrs.inputShape), w], node.attrs, undefined);
+      return against(fwd, dy, `conv2d of ${formatShape(node.attrs.inputShape)}`);
+    }
+    case "conv2d_grad_filter": {
+      const [x, dy] = inputs as [TensorType, TensorType];
+      const fwd = shapeRules.conv2d([x, f32(node.attrs.filterShape)], node.attrs, undefined);
+      return against(fwd, dy, `conv2d with filters ${formatShape(node.attrs.filterShape)}`);
+    }
+    case "maxpool2d_grad": {
+      const [x, dy] = inputs as [TensorType, TensorType];
+      return against(shapeRules.maxpool2d([x], node.attrs, undefined), dy, "the pool");
+    }
+    case "avgpool2d_grad": {
+      const fwd = shapeRules.avgpool2d([f32(node.attrs.inputShape)], node.attrs, undefined);
+      return against(fwd, inputs[0]!, `the pool of ${formatShape(node.attrs.inputShape)}`);
+    }
+    case "scatter_add": {
+      const [upd, idx] = inputs as [TensorType, TensorType];
+      if (!shapeEq(upd.shape.slice(0, idx.shape.length), idx.shape)) {
+        return `indices ${formatShape(idx.shape)} do not lead updates ${formatShape(upd.shape)}`;
+      }
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
 }
 
 /** Problems found in `graph`; empty when it is well formed. */
@@ -104,6 +148,8 @@ export function verifyGraph(graph: Graph, options: VerifyOptions = {}): string[]
     else if (!shapeEq(expected.shape, node.shape) || expected.dtype !== node.dtype) {
       errors.push(`${at}: is ${typeText(own)} but its inputs give ${typeText(expected)}`);
     }
+    const mismatch = gradientMismatch(node, inputs);
+    if (mismatch) errors.push(`${at}: ${mismatch}`);
   });
 
   const outputNames = new Set<string>();
