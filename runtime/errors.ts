@@ -19,11 +19,11 @@ export const runtimeMessages = {
     "IDX element type byte 0x{type} is not one of 08 (ubyte), 09 (byte), 0B (short), 0C (int), 0D (float), 0E (double)",
   NN5103: "the file holds {size} bytes but its IDX header of rank {rank} needs {need}",
   NN5104: "header says {items} ({bytes} bytes) but the file holds {actual} bytes after the header",
-  NN5105: "{detail}",
-  NN5106: "{detail}",
+  NN5105: "{detail}", // labels unusable: not rank 1, not integers, negative, too many classes
+  NN5106: "{detail}", // image and label counts disagree
   NN5107: "gzip data is corrupt or truncated: {reason}",
   // CSV files.
-  NN5201: "{detail}",
+  NN5201: "{detail}", // malformed CSV: empty, no rows, duplicate column, text after a quote
   NN5202: "no column named '{label}' in the header (columns: {columns})",
   NN5203: "row has {found} fields but the header has {expected}",
   NN5204: "{value} in column '{column}' is not a number",
@@ -37,13 +37,13 @@ export const runtimeMessages = {
   NN5304: "unsupported PNG: {detail}",
   NN5305: "invalid PNG: {detail}",
   // safetensors checkpoints.
-  NN5401: "{detail}",
+  NN5401: "{detail}", // not a safetensors file: too short, header length past the end
   NN5402: "checkpoint header is not valid: {detail}",
   NN5403: "tensor {name}: {detail}",
-  NN5404: "{detail}",
+  NN5404: "{detail}", // data layout: overlapping tensors, gaps, bytes after the last tensor
   NN5405:
     "tensor {name} has shape {found} but the model expects {expected}; was it saved from another model?",
-  NN5406: "{detail}",
+  NN5406: "{detail}", // tensors missing from the file or not in the model
   NN5407: "tensor {name} has dtype {found} but the model expects {expected}",
 } as const;
 
