@@ -217,12 +217,16 @@ function unaryRule(f: (x: number) => number): Rule<OpKind> {
 
 function mapBroadcast(c: Ctx<OpKind>, f: (...v: number[]) => number): RefTensor {
   const out = tensor(c.shape, c.node.dtype);
-  const offs = c.args.map((a) => broadcastOffsets(a.shape, c.shape));
-  const datas = c.args.map((a) => a.data);
-  const vals = new Array<number>(c.args.length);
-  for (let i = 0; i < out.data.length; i++) {
-    for (let k = 0; k < datas.length; k++) vals[k] = datas[k]![offs[k]![i]!]!;
-    out.data[i] = f(...vals);
+  const o = out.data;
+  const [a, b, d] = c.args.map((t) => ({ data: t.data, off: broadcastOffsets(t.shape, c.shape) }));
+  if (c.args.length === 1) {
+    for (let i = 0; i < o.length; i++) o[i] = f(a!.data[a!.off[i]!]!);
+  } else if (c.args.length === 2) {
+    for (let i = 0; i < o.length; i++) o[i] = f(a!.data[a!.off[i]!]!, b!.data[b!.off[i]!]!);
+  } else {
+    for (let i = 0; i < o.length; i++) {
+      o[i] = f(a!.data[a!.off[i]!]!, b!.data[b!.off[i]!]!, d!.data[d!.off[i]!]!);
+    }
   }
   return out;
 }
@@ -311,23 +315,22 @@ function windows(
         }
 }
 
-/** Calls `mac(xIndex, wIndex, yIndex)` for every multiply-accumulate term of a conv2d. */
-function convTerms(
+/**
+ * Calls `tap(xBase, wBase, yBase)` for every (output cell, kernel tap) pair of a conv2d that
+ * reads the image (not padding); its terms are x[xBase + c] * w[wBase + c * F + f] -> y[yBase + f].
+ */
+function convTaps(
   xShape: readonly number[],
   wShape: readonly number[],
   yShape: readonly number[],
   a: Conv2dAttrs,
-  mac: (xi: number, wi: number, yi: number) => void,
+  tap: (xb: number, wb: number, yb: number) => void,
 ): void {
   const [, H, W, C] = xShape as [number, number, number, number];
   const [KH, KW, , F] = wShape as [number, number, number, number];
   const [, OH, OW] = yShape as [number, number, number];
   windows(xShape, yShape, [KH, KW], a, (n, oy, ox, iy, ix, ky, kx) => {
-    const xb = ((n * H + iy) * W + ix) * C;
-    const wb = (ky * KW + kx) * C * F;
-    const yb = ((n * OH + oy) * OW + ox) * F;
-    for (let ci = 0; ci < C; ci++)
-      for (let f = 0; f < F; f++) mac(xb + ci, wb + ci * F + f, yb + f);
+    tap(((n * H + iy) * W + ix) * C, (ky * KW + kx) * C * F, ((n * OH + oy) * OW + ox) * F);
   });
 }
 
@@ -552,24 +555,40 @@ export const referenceRules: { readonly [K in OpKind]: Rule<K> } = {
   conv2d: (c) => {
     const [x, w] = c.args as [RefTensor, RefTensor];
     const y = tensor(c.shape, "f32");
-    convTerms(x.shape, w.shape, y.shape, c.node.attrs, (xi, wi, yi) => {
-      y.data[yi]! += x.data[xi]! * w.data[wi]!;
+    const [C, F] = [x.shape[3]!, w.shape[3]!];
+    convTaps(x.shape, w.shape, y.shape, c.node.attrs, (xb, wb, yb) => {
+      for (let ci = 0; ci < C; ci++) {
+        const xv = x.data[xb + ci]!;
+        const wr = wb + ci * F;
+        for (let f = 0; f < F; f++) y.data[yb + f]! += xv * w.data[wr + f]!;
+      }
     });
     return y;
   },
   conv2d_grad_input: (c) => {
     const [dy, w] = c.args as [RefTensor, RefTensor];
     const dx = tensor(c.shape, "f32");
-    convTerms(dx.shape, w.shape, dy.shape, c.node.attrs, (xi, wi, yi) => {
-      dx.data[xi]! += dy.data[yi]! * w.data[wi]!;
+    const [C, F] = [dx.shape[3]!, w.shape[3]!];
+    convTaps(dx.shape, w.shape, dy.shape, c.node.attrs, (xb, wb, yb) => {
+      for (let ci = 0; ci < C; ci++) {
+        const wr = wb + ci * F;
+        let s = 0;
+        for (let f = 0; f < F; f++) s += dy.data[yb + f]! * w.data[wr + f]!;
+        dx.data[xb + ci]! += s;
+      }
     });
     return dx;
   },
   conv2d_grad_filter: (c) => {
     const [x, dy] = c.args as [RefTensor, RefTensor];
     const dw = tensor(c.shape, "f32");
-    convTerms(x.shape, dw.shape, dy.shape, c.node.attrs, (xi, wi, yi) => {
-      dw.data[wi]! += x.data[xi]! * dy.data[yi]!;
+    const [C, F] = [x.shape[3]!, dw.shape[3]!];
+    convTaps(x.shape, dw.shape, dy.shape, c.node.attrs, (xb, wb, yb) => {
+      for (let ci = 0; ci < C; ci++) {
+        const xv = x.data[xb + ci]!;
+        const wr = wb + ci * F;
+        for (let f = 0; f < F; f++) dw.data[wr + f]! += xv * dy.data[yb + f]!;
+      }
     });
     return dw;
   },
