@@ -58,13 +58,9 @@ export function matmulEmitter(ctx: EmitCtx<"matmul">): Emitted {
     }
     const body: string[] = [];
     if (transA) {
+      // Rows of A^T are columns of the tile: accumulate outer products (no transpose).
       const s = u32(M / 4);
-      body.push(
-        "let at = transpose(mat4x4<f32>(",
-        ...[0, 1, 2, 3].map((j) => `  a[aq + (4u * kq + ${j}u) * ${s}]${j < 3 ? "," : ""}`),
-        "));",
-      );
-      for (let r = 0; r < 4; r++) body.push(`let a${r} = at[${r}];`);
+      for (let j = 0; j < 4; j++) body.push(`let at${j} = a[aq + (4u * kq + ${j}u) * ${s}];`);
     } else {
       for (let r = 0; r < 4; r++) body.push(`let a${r} = a[ar${r} + kq];`);
     }
@@ -82,7 +78,16 @@ export function matmulEmitter(ctx: EmitCtx<"matmul">): Emitted {
         ");",
       );
     }
-    for (let r = 0; r < 4; r++) body.push(`acc${r} += bm * a${r};`);
+    if (transA) {
+      for (let r = 0; r < 4; r++) {
+        const c = "xyzw"[r]!;
+        body.push(
+          `acc${r} += at0.${c} * bm[0] + at1.${c} * bm[1] + at2.${c} * bm[2] + at3.${c} * bm[3];`,
+        );
+      }
+    } else {
+      for (let r = 0; r < 4; r++) body.push(`acc${r} += bm * a${r};`);
+    }
     lines.push(`for (var kq = 0u; kq < ${u32(K4)}; kq++) {`, ...body.map((l) => `  ${l}`), "}");
   } else {
     const sAm = transA ? 1 : K;
