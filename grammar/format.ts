@@ -76,6 +76,8 @@ function quote(s: string): string {
 
 class Printer {
   private readonly out: string[] = [];
+  /** Output lines that end in a trailing comment: line index -> length of the code before it. */
+  private readonly trailers = new Map<number, number>();
   private ci = 0;
   private lastEnd = 0;
 
@@ -116,7 +118,9 @@ class Printer {
     if (!c || c.span.start < end) return;
     if (!/^[ \t,;]*$/.test(this.text.slice(end, c.span.start))) return;
     this.ci++;
-    this.out[this.out.length - 1] += `  ${c.text.trimEnd()}`;
+    const i = this.out.length - 1;
+    this.trailers.set(i, this.out[i]!.length);
+    this.out[i] += `  ${c.text.trimEnd()}`;
     this.lastEnd = Math.max(this.lastEnd, c.span.end);
   }
 
@@ -147,8 +151,29 @@ class Printer {
       this.emit(lines);
     }
     this.flush(0, Infinity, true);
+    this.alignTrailers();
     while (this.out[this.out.length - 1] === "") this.out.pop();
     return this.out.length === 0 ? "" : this.out.join("\n") + "\n";
+  }
+
+  /** Trailing comments on consecutive lines start in one column. */
+  private alignTrailers(): void {
+    const lines = [...this.trailers.keys()].sort((a, b) => a - b);
+    let run: number[] = [];
+    const close = () => {
+      const col = Math.max(...run.map((i) => this.trailers.get(i)!));
+      for (const i of run) {
+        const code = this.trailers.get(i)!;
+        const line = this.out[i]!;
+        this.out[i] = line.slice(0, code) + " ".repeat(col - code) + line.slice(code);
+      }
+      run = [];
+    };
+    for (const i of lines) {
+      if (run.length > 0 && run[run.length - 1] !== i - 1) close();
+      run.push(i);
+    }
+    if (run.length > 0) close();
   }
 
   private flushItemComments(upTo: number): void {
