@@ -1,0 +1,104 @@
+/**
+ * @file Instantiating a model on fresh inputs: each tensor parameter of the model becomes an
+ * `input` source node of shape `[batch, ...per-sample shape]`; names in the shapes that are not
+ * bound (`T` in `tokens: [T] int`) become symbolic dimensions, replaced by numbers when
+ * lowering binds them. Hyper-parameters (non-tensor parameters) come from the arguments of a
+ * partial model call (`model = Mlp(hidden: 64)`) or their defaults. The body is then elaborated
+ * like any block call, recording the model's top-level layer rows.
+ */
+import type * as ast from "../ast.js";
+import { type Dim, type Shape, formatShape } from "../dims.js";
+import type { DType } from "../primitives.js";
+import type { Span } from "../source.js";
+import { type Elab, type LayerRow, Scope } from "./elaborate.js";
+import { type ArgValue, type BoundArgs, type Value, describe, int, noArgs } from "./values.js";
+
+export interface ModelInput {
+  readonly name: string;
+  readonly node: number;
+  readonly shape: Shape; // per sample
+  readonly dtype: DType;
+}
+
+export interface ModelRun {
+  readonly inputs: readonly ModelInput[];
+  readonly output: Value;
+  readonly rows: readonly LayerRow[];
+}
+
+/** The per-sample shape of a model input's declared type; unbound names become symbols. */
+export function inputShape(e: Elab, t: ast.TensorTypeExpr, scope: Scope): Shape | null {
+  const shape: Dim[] = [];
+  for (const d of t.dims) {
+    if (d.kind === "Ellipsis") {
+      e.report("NN2032", d.span);
+      return null;
+    }
+    if (d.kind === "Ident" && !e.lookup(d.name, scope)) {
+      scope.set(d.name, int(d.name), "dim");
+      shape.push(e.dim(d.name));
+      continue;
+    }
+    const v = e.eval(d, scope);
+    if (v.kind === "error") return null;
+    if (v.kind !== "int") {
+      e.report("NN2007", d.span, { what: "a dimension", expected: "an int", found: describe(v) });
+      return null;
+    }
+    shape.push(e.dim(v.value));
+  }
+  return shape;
+}
+
+/**
+ * Runs a model on new input nodes (named after its parameters, or `inputName(param)`).
+ * `args` holds hyper-parameters already given; `feed` may supply tensors for inputs.
+ */
+export function runModel(
+  e: Elab,
+  decl: ast.ModelDecl,
+  args: BoundArgs = noArgs,
+  span: Span = decl.name.span,
+  feed: ReadonlyMap<string, Value> = new Map(),
+): ModelRun {
+  const file = e.program.fileOf.get(decl)!;
+  const scope = new Scope(null, file);
+  const bound = new Map<string, ArgValue>();
+  args.positional.forEach((a, i) => {
+    const p = decl.params[i];
+    if (p) bound.set(p.name.name, a);
+  });
+  for (const [k, v] of args.named) bound.set(k, v);
+  const inputs: ModelInput[] = [];
+  let ok = true;
+  for (const p of decl.params) {
+    if (bound.has(p.name.name)) continue;
+    const fed = feed.get(p.name.name);
+    if (fed) {
+      bound.set(p.name.name, { value: fed, span: p.name.span });
+      continue;
+    }
+    if (p.type?.kind === "TensorType") {
+      const shape = inputShape(e, p.type, scope);
+      if (!shape) {
+        ok = false;
+        continue;
+      }
+      const dtype: DType = p.type.dtype?.name === "int" ? "i32" : "f32";
+      const node = e.b.source("input", p.name.name, { shape: [e.batch, ...shape], dtype }, p.span);
+      inputs.push({ name: p.name.name, node, shape, dtype });
+      bound.set(p.name.name, { value: { kind: "tensor", node, batched: true }, span: p.name.span });
+    } else if (!p.default) {
+      e.report("NN2030", p.name.span, { name: p.name.name });
+      ok = false;
+    }
+  }
+  const rows: LayerRow[] = [];
+  if (!ok) return { inputs, output: { kind: "error" }, rows };
+  const output = e.callBlock(decl, bound, span, rows);
+  return { inputs, output, rows };
+}
+
+export function describeShape(shape: Shape): string {
+  return formatShape(shape);
+}
