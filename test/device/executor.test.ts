@@ -237,6 +237,47 @@ test("a WGSL compile error shows [line:col], the numbered shader and the .nn loc
   }
 });
 
+test("outputs are read before the updates of the same step", async () => {
+  const dev = await device();
+  const b = new GraphBuilder();
+  const s = b.variable({
+    name: "count",
+    kind: "state",
+    shape: [2],
+    dtype: "i32",
+    init: { dist: "constant", value: 5 },
+    layer: "counter",
+    span,
+  });
+  const next = b.add("add", [s, b.constant(1, span, [], "i32")], {}, span);
+  b.update("count", next);
+  b.output("old", s);
+  b.output("new", next);
+  const ex = await Executor.create(dev, planGraph(b.build(), { limits: dev.limits }));
+  ex.initVariables(0);
+  const r1 = await ex.run();
+  assert.equal([...r1.old!, ...r1.new!], [5, 5, 6, 6]);
+  assert.instance(r1.old, Int32Array);
+  const r2 = await ex.run();
+  assert.equal([...r2.old!], [6, 6]);
+  assert.equal([...(await ex.getVariable("count"))], [7, 7]);
+  ex.dispose();
+});
+
+test("a destroyed device is a clear error", async () => {
+  const { acquireDevice } = await import("../../runtime/index.js");
+  const other = await acquireDevice();
+  const ex = await Executor.create(other, planGraph(mlp(2), { limits: other.limits }));
+  other.destroy();
+  await ex.run().then(
+    () => assert.unreachable("should throw"),
+    (e: Error) => {
+      assert.instance(e, DeviceError);
+      assert.match(e.message, /device was lost: the device was destroyed/);
+    },
+  );
+});
+
 test.after(async () => {
   (await device()).destroy();
 });
