@@ -165,9 +165,13 @@ export const vjpRules: { readonly [K in OpKind]: VjpRule<K> | null } = {
     (e, g, _a, b) => e.div(g, b),
     (e, g, _a, b, y) => e.u("neg", e.div(e.mul(g, y), b)),
   ),
+  // d/db a^b = a^b ln a, taken as 0 where a <= 0 (as TensorFlow does) rather than NaN.
   pow: binary(
     (e, g, a, b) => e.mul(g, e.mul(b, e.bin("pow", a, e.bin("sub", b, e.c(1))))),
-    (e, g, a, _b, y) => e.mul(g, e.mul(y, e.u("log", a))),
+    (e, g, a, _b, y) => {
+      const safe = e.where(e.bin("greater", a, e.c(0)), a, e.c(1));
+      return e.mul(g, e.mul(y, e.u("log", safe)));
+    },
   ),
   // Ties send the whole cotangent to the first operand.
   max: binary(

@@ -166,6 +166,28 @@ test("unrelated and non-differentiable paths give a zeros constant and nothing e
   for (const g of [gp, gq, ga]) assert.equal(b.node(g!).attrs, { value: 0 });
 });
 
+test("pow: the exponent's gradient is 0 where the base is not positive", () => {
+  const b = new GraphBuilder();
+  const a = param(b, "a", [3]);
+  const e = param(b, "e", [3]);
+  const loss = b.add(
+    "reduce_sum",
+    [b.add("pow", [a, e], {}, span)],
+    { axes: [0], keepDims: false },
+    span,
+  );
+  const [ga, ge] = addGradients(b, loss, [a, e]);
+  const v = evaluate(b.build(), {
+    inputs: new Map(),
+    variables: new Map([
+      ["a", [0, -2, 2]],
+      ["e", [2, 2, 3]],
+    ]),
+  });
+  assert.equal(Array.from(v.get(ga!)!.data), [0, -4, 12]);
+  assert.equal(Array.from(v.get(ge!)!.data), [0, 0, 8 * Math.log(2)]);
+});
+
 test("a parameter asked for twice gets the same gradient node", () => {
   const b = new GraphBuilder();
   const p = param(b, "p", [2]);
