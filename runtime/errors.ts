@@ -45,6 +45,8 @@ export const runtimeMessages = {
     "tensor {name} has shape {found} but the model expects {expected}; was it saved from another model?",
   NN5406: "{detail}", // tensors missing from the file or not in the model
   NN5407: "tensor {name} has dtype {found} but the model expects {expected}",
+  // Using a compiled model: wrong input sizes, calls after dispose(), bad programs.
+  NN5501: "{detail}",
 } as const;
 
 export type RuntimeErrorCode = keyof typeof runtimeMessages;

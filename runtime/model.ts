@@ -1,0 +1,349 @@
+/**
+ * @file NncModel: a compiled model on a WebGPU device, the one execution path shared by
+ * `nnc train` and by modules that `nnc build` writes. It owns three executors (training step,
+ * evaluation, prediction) over the same variables, and offers `trainStep`, `fit`, `evaluate`,
+ * `predict`, `saveWeights`/`loadWeights` (safetensors bytes) and `dispose`. Training steps are
+ * recorded and submitted without waiting; losses and accuracy accumulate on the device and are
+ * read back only when progress is reported. Nothing here imports Node modules.
+ */
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./checkpoint.js";
+import { Batcher, type Batch, type Dataset, sampleSize } from "./data/dataset.js";
+import type { NncDevice } from "./device.js";
+import { nncError } from "./errors.js";
+import { Executor, type HostArray } from "./executor.js";
+import type { ModelProgram, ProgramVariable } from "./program.js";
+
+export interface EpochResult {
+  readonly epoch: number; // 1-based
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly valLoss?: number;
+  readonly valAccuracy?: number;
+  readonly seconds: number;
+  readonly imagesPerSecond: number;
+}
+
+export interface FitOptions {
+  readonly epochs?: number;
+  readonly validation?: Dataset;
+  readonly seed?: number;
+  readonly shuffle?: boolean;
+  /** Called after each epoch; returning `false` stops training (early stopping). */
+  readonly onEpoch?: (r: EpochResult) => void | boolean | Promise<void | boolean>;
+  /** Called at most every `progressMs` with the running epoch metrics. */
+  readonly onProgress?: (p: {
+    epoch: number;
+    step: number;
+    steps: number;
+    loss: number;
+    accuracy: number;
+  }) => void;
+  readonly progressMs?: number;
+  readonly signal?: AbortSignal;
+  /** Called when an epoch starts (0-based), e.g. to start a progress bar. */
+  readonly onEpochStart?: (epoch: number, steps: number) => void;
+}
+
+export interface Evaluation {
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly count: number;
+}
+
+const LOSS_SUM = "metrics.loss_sum";
+const CORRECT_SUM = "metrics.correct_sum";
+
+function now(): number {
+  return globalThis.performance ? globalThis.performance.now() : Date.now();
+}
+
+export class NncModel {
+  private steps = 0;
+  private disposed = false;
+  /** The step executor holds the truth; the others are refreshed from it when stale. */
+  private stale = false;
+
+  private constructor(
+    readonly program: ModelProgram,
+    readonly device: NncDevice,
+    private readonly train: Executor,
+    private readonly evaluator: Executor,
+    private readonly predictor: Executor,
+  ) {}
+
+  /** Compiles the program's pipelines on `device` and draws first values from `seed`. */
+  static async create(
+    program: ModelProgram,
+    device: NncDevice,
+    opts: { seed?: number } = {},
+  ): Promise<NncModel> {
+    if (program.version !== 1) {
+      throw nncError("NN5501", {
+        detail: `unsupported program version ${String(program.version)}`,
+      });
+    }
+    const executors = await Promise.all([
+      Executor.create(device, program.step),
+      Executor.create(device, program.evaluate),
+      Executor.create(device, program.predict),
+    ]);
+    const [train, evaluator, predictor] = executors;
+    const model = new NncModel(program, device, train, evaluator, predictor);
+    train.initVariables(opts.seed ?? program.settings.seed);
+    model.stale = true;
+    return model;
+  }
+
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  private check(): void {
+    if (this.disposed) {
+      throw nncError("NN5501", {
+        detail: `model ${this.program.model} was disposed; create a new one`,
+      });
+    }
+  }
+
+  private modelVariables(): readonly ProgramVariable[] {
+    return this.program.variables.filter((v) => v.role === "model");
+  }
+
+  /** Copies the model's variables from the training executor to the inference ones. */
+  private async sync(): Promise<void> {
+    if (!this.stale) return;
+    for (const v of this.modelVariables()) {
+      const data = await this.train.getVariable(v.name);
+      this.evaluator.setVariable(v.name, data);
+      this.predictor.setVariable(v.name, data);
+    }
+    this.stale = false;
+  }
+
+  private inputName(): string {
+    const inp = this.program.inputs[0];
+    if (!inp || this.program.inputs.length !== 1) {
+      throw nncError("NN5501", {
+        detail: "models with several inputs are trained through trainStep only",
+      });
+    }
+    return inp.name;
+  }
+
+  private checkLength(
+    what: string,
+    data: ArrayLike<number>,
+    perSample: number,
+    batch: number,
+  ): void {
+    if (data.length !== perSample * batch) {
+      throw nncError("NN5501", {
+        detail: `${what}: expected ${batch} samples of ${perSample} values (${batch * perSample}), got ${data.length} values`,
+      });
+    }
+  }
+
+  private writeStepInputs(x: Float32Array, y: Float32Array): void {
+    const p = this.program;
+    const n = p.stepBatch;
+    this.checkLength(
+      `input ${this.inputName()}`,
+      x,
+      sampleSize({ sampleShape: p.inputs[0]!.shape }),
+      n,
+    );
+    this.checkLength("label", y, p.classes, n);
+    this.train.writeInput(this.inputName(), x);
+    this.train.writeInput("label", y);
+    this.steps++;
+    this.train.writeInput("step", [this.steps]);
+    this.stale = true;
+  }
+
+  /** Sets both metric accumulators to zero. */
+  private resetMetrics(): void {
+    this.train.setVariable(LOSS_SUM, [0]);
+    this.train.setVariable(CORRECT_SUM, [0]);
+  }
+
+  private async readMetrics(samples: number): Promise<{ loss: number; accuracy: number }> {
+    const [l, c] = [
+      await this.train.getVariable(LOSS_SUM),
+      await this.train.getVariable(CORRECT_SUM),
+    ];
+    return { loss: l[0]! / Math.max(1, samples), accuracy: c[0]! / Math.max(1, samples) };
+  }
+
+  /** One training step on a full batch (x: batch * sample values, y: one-hot labels). */
+  async trainStep(x: Float32Array, y: Float32Array): Promise<{ loss: number; accuracy: number }> {
+    this.check();
+    this.resetMetrics();
+    this.writeStepInputs(x, y);
+    await this.train.submit(1);
+    return this.readMetrics(this.program.stepBatch);
+  }
+
+  /** Trains on `data` for `epochs` epochs, shuffled with a seeded order; drops a partial last batch. */
+  async fit(data: Dataset, opts: FitOptions = {}): Promise<EpochResult[]> {
+    this.check();
+    const p = this.program;
+    const epochs = opts.epochs ?? p.settings.epochs;
+    const batcher = new Batcher(data, {
+      batchSize: p.stepBatch,
+      shuffle: opts.shuffle ?? p.settings.shuffle,
+      seed: opts.seed ?? p.settings.seed,
+      dropLast: true,
+    });
+    const steps = batcher.batchesPerEpoch;
+    if (steps === 0) {
+      throw nncError("NN5501", {
+        detail: `${data.source}: ${data.count} samples are fewer than one batch of ${p.stepBatch}`,
+      });
+    }
+    const device = this.device.device;
+    const results: EpochResult[] = [];
+    const progressMs = opts.progressMs ?? 250;
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      opts.onEpochStart?.(epoch, steps);
+      this.resetMetrics();
+      const start = now();
+      let lastProgress = start;
+      const order = batcher.orderFor(epoch);
+      for (let i = 0; i < steps; i++) {
+        if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
+        const batch: Batch = batcher.fill(order, i);
+        this.writeStepInputs(batch.x, batch.y);
+        const encoder = device.createCommandEncoder();
+        this.train.record(encoder, 1);
+        device.queue.submit([encoder.finish()]);
+        // Keep the queue short: the host fills the next batch while the device runs this one.
+        if (i % 4 === 3) await device.queue.onSubmittedWorkDone();
+        const t = now();
+        if (opts.onProgress && t - lastProgress >= progressMs) {
+          lastProgress = t;
+          const m = await this.readMetrics((i + 1) * p.stepBatch);
+          opts.onProgress({ epoch, step: i + 1, steps, ...m });
+        }
+      }
+      const m = await this.readMetrics(steps * p.stepBatch);
+      const seconds = (now() - start) / 1000;
+      let result: EpochResult = {
+        epoch: epoch + 1,
+        loss: m.loss,
+        accuracy: m.accuracy,
+        seconds,
+        imagesPerSecond: (steps * p.stepBatch) / seconds,
+      };
+      if (opts.validation) {
+        const v = await this.evaluate(opts.validation);
+        result = { ...result, valLoss: v.loss, valAccuracy: v.accuracy };
+      }
+      results.push(result);
+      const go = await opts.onEpoch?.(result);
+      if (go === false) break;
+    }
+    return results;
+  }
+
+  /** Mean loss and accuracy over every sample of `data` (partial last batch included). */
+  async evaluate(data: Dataset): Promise<Evaluation> {
+    this.check();
+    await this.sync();
+    const p = this.program;
+    const batcher = new Batcher(data, { batchSize: p.inferBatch, shuffle: false });
+    const order = batcher.orderFor(0);
+    let loss = 0;
+    let correct = 0;
+    for (let i = 0; i < batcher.batchesPerEpoch; i++) {
+      const b = batcher.fill(order, i);
+      this.evaluator.writeInput(this.inputName(), b.x);
+      this.evaluator.writeInput("label", b.y);
+      const out = await this.evaluator.run({ outputs: ["loss", "correct"] });
+      for (let k = 0; k < b.count; k++) {
+        loss += out.loss![k]!;
+        correct += out.correct![k]!;
+      }
+    }
+    return {
+      loss: loss / Math.max(1, data.count),
+      accuracy: correct / Math.max(1, data.count),
+      count: data.count,
+    };
+  }
+
+  /**
+   * The model's output for `count` samples packed in `x` (row-major, per-sample shape of the
+   * model's input). Returns `count` rows of the output shape.
+   */
+  async predict(x: Float32Array, count?: number): Promise<Float32Array> {
+    this.check();
+    await this.sync();
+    const p = this.program;
+    const per = sampleSize({ sampleShape: p.inputs[0]!.shape });
+    const n = count ?? x.length / per;
+    if (!Number.isInteger(n) || n * per !== x.length) {
+      throw nncError("NN5501", {
+        detail: `predict: expected a whole number of samples of shape [${p.inputs[0]!.shape.join(", ")}] (${per} values each), got ${x.length} values`,
+      });
+    }
+    const outPer = sampleSize({ sampleShape: p.output.shape });
+    const result = new Float32Array(n * outPer);
+    const batch = new Float32Array(p.inferBatch * per);
+    for (let start = 0; start < n; start += p.inferBatch) {
+      const k = Math.min(p.inferBatch, n - start);
+      batch.fill(0);
+      batch.set(x.subarray(start * per, (start + k) * per));
+      this.predictor.writeInput(this.inputName(), batch);
+      const out = await this.predictor.run({ outputs: ["output"] });
+      result.set((out.output as Float32Array).subarray(0, k * outPer), start * outPer);
+    }
+    return result;
+  }
+
+  /** The model's parameters and layer state, in the program's order. */
+  async getWeights(): Promise<NamedTensor[]> {
+    this.check();
+    const out: NamedTensor[] = [];
+    for (const v of this.modelVariables()) {
+      const data: HostArray = await this.train.getVariable(v.name);
+      out.push({
+        name: v.name,
+        dtype: v.dtype === "f32" ? "F32" : "I32",
+        shape: [...v.shape],
+        data,
+      });
+    }
+    return out;
+  }
+
+  async saveWeights(metadata: Record<string, string> = {}): Promise<Uint8Array> {
+    return encodeSafetensors(await this.getWeights(), { model: this.program.model, ...metadata });
+  }
+
+  /** Loads safetensors bytes; every model variable must be there with its shape. */
+  loadWeights(bytes: Uint8Array, source = "<weights>"): void {
+    this.check();
+    const expected = this.modelVariables().map((v) => ({
+      name: v.name,
+      shape: [...v.shape],
+      dtype: v.dtype === "f32" ? ("F32" as const) : ("I32" as const),
+    }));
+    const { tensors } = decodeSafetensors(bytes, source, expected);
+    this.setWeights(tensors);
+  }
+
+  setWeights(tensors: readonly NamedTensor[]): void {
+    this.check();
+    for (const t of tensors) this.train.setVariable(t.name, t.data);
+    this.stale = true;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.train.dispose();
+    this.evaluator.dispose();
+    this.predictor.dispose();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * @file A ModelProgram: everything needed to train, evaluate and run one compiled model, as
+ * plain JSON-serialisable data. `nnc train` builds one in memory; `nnc build` embeds one in the
+ * module it writes. It holds three kernel plans over the same variables (a training step at the
+ * training batch size, and evaluation and prediction in inference mode) plus what the training
+ * loop needs to know (settings, data sources, input and label layout).
+ */
+import type { KernelPlan, PlanDType, PlanInit } from "./plan.js";
+
+export interface ProgramTensor {
+  readonly name: string;
+  /** Per sample: the batch axis is not included. */
+  readonly shape: readonly number[];
+  readonly dtype: PlanDType;
+}
+
+export interface ProgramVariable {
+  readonly name: string;
+  readonly kind: "param" | "state";
+  readonly shape: readonly number[];
+  readonly dtype: PlanDType;
+  readonly init: PlanInit;
+  readonly layer: string;
+  /** False for frozen parameters and for state. */
+  readonly trainable: boolean;
+  /**
+   * `model`: a layer's parameter or state, saved in checkpoints; `optimizer`: optimizer state;
+   * `metric`: the step's on-device metric accumulators.
+   */
+  readonly role: "model" | "optimizer" | "metric";
+}
+
+/** Where training data comes from, as written in the `.nn` file. */
+export type DataSpec =
+  | { readonly kind: "mnist"; readonly split: "train" | "test" }
+  | { readonly kind: "idx"; readonly images: string; readonly labels: string }
+  | { readonly kind: "csv"; readonly path: string; readonly label: string };
+
+export interface TrainSettings {
+  readonly epochs: number;
+  readonly batch: number;
+  readonly seed: number;
+  readonly shuffle: boolean;
+  readonly metrics: readonly string[];
+  readonly data: DataSpec | null;
+  readonly validate: DataSpec | null;
+  /** Checkpoint to start from (`init = "..."`), relative to the `.nn` file's folder. */
+  readonly init: string | null;
+  readonly earlyStop: { readonly metric: string; readonly patience: number } | null;
+}
+
+export interface ModelProgram {
+  readonly version: 1;
+  /** The model's name (`Mnist`) and the train run's name. */
+  readonly model: string;
+  readonly run: string;
+  readonly source: string;
+  readonly inputs: readonly ProgramTensor[];
+  /** One-hot labels fed as the step's `label` input. */
+  readonly classes: number;
+  readonly output: ProgramTensor;
+  readonly variables: readonly ProgramVariable[];
+  readonly settings: TrainSettings;
+  /**
+   * Step: inputs `<model inputs>`, `label` [B, classes], `step` [] (1-based). It adds the batch's
+   * summed loss and correct count to the metric variables `metrics.loss_sum` and
+   * `metrics.correct_sum`, so progress needs no read-back per step.
+   */
+  readonly step: KernelPlan;
+  readonly stepBatch: number;
+  /** Evaluation: inputs `<model inputs>`, `label`; outputs per-sample `loss` [B] and `correct` [B]. */
+  readonly evaluate: KernelPlan;
+  /** Prediction: inputs `<model inputs>`; output `output` [B, ...]. */
+  readonly predict: KernelPlan;
+  readonly inferBatch: number;
+}
