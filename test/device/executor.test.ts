@@ -19,7 +19,7 @@ import {
   type KernelPlan,
   pipelineCount,
 } from "../../runtime/index.js";
-import { assertClose, device, randomArray, rng, span } from "./util.js";
+import { assertClose, device, randomArray, rng, span, releaseDevice } from "./util.js";
 
 /** relu MLP 5 -> 7 -> 3 with a mean squared error loss and SGD (lr 0.1) updates. */
 function mlp(batch: number): Graph {
@@ -278,9 +278,7 @@ test("a destroyed device is a clear error", async () => {
   );
 });
 
-test.after(async () => {
-  (await device()).destroy();
-});
+test.after(releaseDevice);
 
 test.run();
 

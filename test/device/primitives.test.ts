@@ -10,7 +10,15 @@ import * as assert from "uvu/assert";
 import { binaryOps, unaryOps, type OpAttrs, type OpKind } from "../../compiler/primitives.js";
 import { hostUniform } from "../../runtime/index.js";
 import { evaluateOutputs } from "../../compiler/reference.js";
-import { checkOnDevice, device, graphOf, randomFeeds, runOnDevice, span } from "./util.js";
+import {
+  checkOnDevice,
+  device,
+  graphOf,
+  randomFeeds,
+  runOnDevice,
+  span,
+  releaseDevice,
+} from "./util.js";
 
 const positive = new Set(["log", "sqrt", "rsqrt", "reciprocal"]);
 
@@ -333,8 +341,6 @@ test("the 2-D grid fold for every kernel kind under a tiny per-dimension limit",
   }
 });
 
-test.after(async () => {
-  (await device()).destroy();
-});
+test.after(releaseDevice);
 
 test.run();

@@ -21,6 +21,13 @@ export function device(): Promise<NncDevice> {
   return shared;
 }
 
+/** Destroys this file's device (call from `test.after`); the next file gets a fresh one. */
+export async function releaseDevice(): Promise<void> {
+  const d = shared;
+  shared = undefined;
+  if (d) (await d).destroy();
+}
+
 /** mulberry32: a small seeded PRNG for test data. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
