@@ -265,7 +265,7 @@ export interface LetStmtCstNode extends CstNode {
 
 export type LetStmtCstChildren = {
   Let: IToken[];
-  Identifier: IToken[];
+  Name: IToken[];
   Equals: IToken[];
   expr: ExprCstNode[];
 };
@@ -277,7 +277,7 @@ export interface ParamStmtCstNode extends CstNode {
 
 export type ParamStmtCstChildren = {
   Param: IToken[];
-  Identifier: IToken[];
+  Name: IToken[];
   Colon: IToken[];
   tensorType: TensorTypeCstNode[];
   Equals?: IToken[];
@@ -291,7 +291,7 @@ export interface StateStmtCstNode extends CstNode {
 
 export type StateStmtCstChildren = {
   State: IToken[];
-  Identifier: IToken[];
+  Name: IToken[];
   Colon: IToken[];
   tensorType: TensorTypeCstNode[];
   Equals?: IToken[];

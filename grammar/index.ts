@@ -83,7 +83,15 @@ function parse(file: SourceFile): ParseResult {
   parser.insertedErrors = new WeakSet();
   parser.input = tokens;
   const cst = parser.module();
-  for (const e of parser.errors) diagnostics.push(parseErrorDiagnostic(file, tokens, e));
+  // An unterminated string swallows the rest of its line: errors there are its consequences.
+  const swallowed = lexed.tokens
+    .filter((tok) => tok.tokenType === t.UnterminatedString)
+    .map((tok) => [tok.startOffset, tok.endOffset! + 1] as const);
+  for (const e of parser.errors) {
+    const d = parseErrorDiagnostic(file, tokens, e);
+    if (swallowed.some(([a, b]) => d.span.start >= a && d.span.start <= b)) continue;
+    diagnostics.push(d);
+  }
 
   const errorsAt = diagnostics.map((d) => d.span.start);
   const built = toAst(cst, path, span(0, file.text.length), errorsAt);

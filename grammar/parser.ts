@@ -315,7 +315,7 @@ export class NnParser extends CstParser {
   // stmt := "let" NAME "=" expr
   letStmt = this.RULE("letStmt", () => {
     this.CONSUME(t.Let);
-    this.CONSUME(t.Identifier);
+    this.CONSUME(t.Name); // a keyword here is reported by the AST builder
     this.CONSUME(t.Equals);
     this.SUBRULE(this.expr);
   });
@@ -323,7 +323,7 @@ export class NnParser extends CstParser {
   // stmt := "param" NAME ":" tensorType ("=" expr)?
   paramStmt = this.RULE("paramStmt", () => {
     this.CONSUME(t.Param);
-    this.CONSUME(t.Identifier);
+    this.CONSUME(t.Name); // a keyword here is reported by the AST builder
     this.CONSUME(t.Colon);
     this.SUBRULE(this.tensorType, { ARGS: [false] });
     this.OPTION(() => {
@@ -335,7 +335,7 @@ export class NnParser extends CstParser {
   // stmt := "state" NAME ":" tensorType ("=" expr)?
   stateStmt = this.RULE("stateStmt", () => {
     this.CONSUME(t.State);
-    this.CONSUME(t.Identifier);
+    this.CONSUME(t.Name); // a keyword here is reported by the AST builder
     this.CONSUME(t.Colon);
     this.SUBRULE(this.tensorType, { ARGS: [false] });
     this.OPTION(() => {

@@ -74,6 +74,15 @@ export class AstBuilder extends BaseVisitor {
     return { kind: "Ident", name: "", span: this.emptyAt(fallback.end) };
   }
 
+  /** The name a `let`, `param` or `state` declares; a keyword there is an error. */
+  private declName(tok: IToken | undefined, fallback: Span): ast.Ident {
+    const id = this.ident(tok, fallback);
+    if (isReal(tok) && tok.tokenType.name !== "Identifier") {
+      this.diagnostics.push(diag("NN1022", id.span, { word: tok.image }));
+    }
+    return id;
+  }
+
   /** Placeholder for an expression recovery dropped. */
   private missing(fallback: Span): ast.Ident {
     return { kind: "Ident", name: "", span: this.emptyAt(fallback.end) };
@@ -361,14 +370,14 @@ export class AstBuilder extends BaseVisitor {
 
   letStmt(ctx: cst.LetStmtCstChildren, fallback: Span): ast.Let {
     const kw = isReal(first(ctx.Let)) ? this.tokSpan(ctx.Let[0]!) : fallback;
-    const name = this.ident(first(ctx.Identifier), kw);
+    const name = this.declName(first(ctx.Name), kw);
     const value = this.exprOr(first(ctx.expr), name.span);
     return { kind: "Let", name, value, span: this.join(kw, value.span) };
   }
 
   paramStmt(ctx: cst.ParamStmtCstChildren, fallback: Span): ast.ParamDecl {
     const kw = isReal(first(ctx.Param)) ? this.tokSpan(ctx.Param[0]!) : fallback;
-    const name = this.ident(first(ctx.Identifier), kw);
+    const name = this.declName(first(ctx.Name), kw);
     const type = this.tensorTypeOr(first(ctx.tensorType), name.span);
     const init = ctx.Equals ? this.exprOr(first(ctx.expr), type.span) : null;
     return { kind: "Param", name, type, init, span: this.join(kw, init?.span ?? type.span) };
@@ -376,7 +385,7 @@ export class AstBuilder extends BaseVisitor {
 
   stateStmt(ctx: cst.StateStmtCstChildren, fallback: Span): ast.StateDecl {
     const kw = isReal(first(ctx.State)) ? this.tokSpan(ctx.State[0]!) : fallback;
-    const name = this.ident(first(ctx.Identifier), kw);
+    const name = this.declName(first(ctx.Name), kw);
     const type = this.tensorTypeOr(first(ctx.tensorType), name.span);
     const init = ctx.Equals ? this.exprOr(first(ctx.expr), type.span) : null;
     return { kind: "State", name, type, init, span: this.join(kw, init?.span ?? type.span) };

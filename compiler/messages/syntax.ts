@@ -9,5 +9,6 @@ export const syntaxMessages = {
   NN1020:
     "only the last expression in a body gives its value; this one would be ignored (use 'let')",
   NN1021: "unknown escape '{escape}' in a string; only \\\" and \\\\ are allowed",
+  NN1022: "'{word}' is a keyword and cannot be used as a name",
   NN1099: "internal error in the parser: {detail}",
 } as const;
