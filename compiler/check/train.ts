@@ -13,6 +13,7 @@ import type { DType } from "../primitives.js";
 import type { Span } from "../source.js";
 import { type Elab, Scope } from "./elaborate.js";
 import { type ModelRun, runModel } from "./model.js";
+import type { Program } from "./program.js";
 import { didYouMean } from "./suggest.js";
 import {
   type BoundArgs,
@@ -125,6 +126,14 @@ function collectSearches(e: ast.Expr | ast.TrainEntry | ast.Setting, out: ast.Se
     for (const [k, v] of Object.entries(x)) if (k !== "span" && k !== "opSpan") walk(v);
   };
   walk(e);
+}
+
+/** The `search` nodes of a train's settings (inherited ones included), in source order. */
+export function searchesOf(program: Program, decl: ast.TrainDecl): ast.Search[] {
+  const e = { program } as Elab;
+  const out: ast.Search[] = [];
+  for (const en of entriesOf(e, decl)) collectSearches(en, out);
+  return out;
 }
 
 /** The settings of a train, including those inherited from `train X: Base`. */

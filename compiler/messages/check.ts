@@ -59,4 +59,6 @@ export const checkMessages = {
   NN3016: "unknown field '{name}' in {setting}{hint}",
   NN3017: "model {model} outputs {found}, but the data's labels are {expected}",
   NN3018: "unknown train '{name}'{hint}",
+  NN3019:
+    "the size of dimension '{name}' is unknown; bind it to a number to build the graphs (e.g. {name}=100)",
 } as const;
