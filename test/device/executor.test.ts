@@ -19,7 +19,16 @@ import {
   type KernelPlan,
   pipelineCount,
 } from "../../runtime/index.js";
-import { assertClose, device, randomArray, rng, span, releaseDevice } from "./util.js";
+import {
+  assertClose,
+  checkOnDevice,
+  device,
+  randomFeeds,
+  randomArray,
+  rng,
+  span,
+  releaseDevice,
+} from "./util.js";
 
 /** relu MLP 5 -> 7 -> 3 with a mean squared error loss and SGD (lr 0.1) updates. */
 function mlp(batch: number): Graph {
@@ -96,6 +105,69 @@ test("an MLP trains for several steps like the reference", async () => {
   }
   assert.ok(losses[4]! < losses[0]!, `loss decreases: ${losses.join(", ")}`);
   ex.dispose();
+});
+
+test("a small CNN's gradients (conv, pools, softmax-style loss) match the reference", async () => {
+  const b = new GraphBuilder();
+  const x = b.source("input", "x", { shape: [3, 9, 8, 2], dtype: "f32" }, span);
+  const p = (name: string, shape: number[]) =>
+    b.variable({
+      name,
+      kind: "param",
+      shape,
+      dtype: "f32",
+      init: { dist: "constant", value: 0 },
+      layer: name.split(".")[0]!,
+      span,
+    });
+  const w = p("conv2d.w", [3, 3, 2, 4]);
+  const wd = p("dense.w", [4 * 4 * 4, 5]);
+  const conv = b.add("conv2d", [x, w], { strides: [1, 1], pads: [1, 1, 1, 1] }, span);
+  const act = b.add("tanh", [conv], {}, span);
+  const pooled = b.add(
+    "maxpool2d",
+    [act],
+    { window: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] },
+    span,
+  );
+  const avg = b.add(
+    "avgpool2d",
+    [pooled],
+    { window: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] },
+    span,
+  );
+  const flat = b.add("reshape", [avg], { shape: [3, 64] }, span);
+  const logits = b.add("matmul", [flat, wd], { transA: false, transB: false }, span);
+  const mx = b.add("reduce_max", [logits], { axes: [1], keepDims: true }, span);
+  const z = b.add("sub", [logits, mx], {}, span);
+  const lse = b.add(
+    "log",
+    [b.add("reduce_sum", [b.add("exp", [z], {}, span)], { axes: [1], keepDims: true }, span)],
+    {},
+    span,
+  );
+  const logp = b.add("sub", [z, lse], {}, span);
+  const eye = b.source("input", "onehot", { shape: [3, 5], dtype: "f32" }, span);
+  const nll = b.add(
+    "neg",
+    [
+      b.add(
+        "reduce_sum",
+        [b.add("mul", [logp, eye], {}, span)],
+        { axes: [0, 1], keepDims: false },
+        span,
+      ),
+    ],
+    {},
+    span,
+  );
+  const [gw, gd] = addGradients(b, nll, [w, wd]);
+  b.output("loss", nll);
+  b.output("gw", gw!);
+  b.output("gd", gd!);
+  const g = b.build();
+  const feeds = randomFeeds(g, 5, { onehot: [0, 1] });
+  await checkOnDevice(g, feeds, { rtol: 1e-3 });
 });
 
 test("several steps in one submission equal as many runs", async () => {
