@@ -1,5 +1,87 @@
-/** @file `nnc eval` (not implemented yet). */
-export async function run(_args: string[]): Promise<number> {
-  process.stderr.write("nnc eval: not implemented yet\n");
-  return 2;
+/**
+ * @file `nnc eval FILE --weights CKPT`: loads a checkpoint (validated against the model's
+ * variables) and reports loss and accuracy on the train run's validation data.
+ */
+import { readCheckpoint } from "../../runtime/checkpoint-node.js";
+import { NncModel } from "../../runtime/model.js";
+import { relaunchQuietly } from "../../runtime/quiet.js";
+import { parseArgs, UsageError, usage, type FlagSpec } from "./args.js";
+import { compileFor, device, guard, loadData, requireFile } from "./common.js";
+import type { ModelProgram } from "../../runtime/program.js";
+
+const flags: Record<string, FlagSpec> = {
+  weights: { kind: "string", alias: "w", help: "safetensors checkpoint to evaluate (required)" },
+  data: { kind: "string", help: "validate (default) | train: which of the run's data sets" },
+  limit: { kind: "int", help: "use only the first N samples" },
+  run: { kind: "string", help: "which train section, when the file has several" },
+  device: { kind: "string", help: "auto | gpu | llvmpipe | swiftshader (env NNC_DEVICE)" },
+  json: { kind: "boolean", help: "print the result as JSON on stdout" },
+  help: { kind: "boolean", alias: "h", help: "show this help" },
+};
+
+export function expectedTensors(program: ModelProgram) {
+  return program.variables
+    .filter((v) => v.role === "model")
+    .map((v) => ({
+      name: v.name,
+      shape: [...v.shape],
+      dtype: v.dtype === "f32" ? ("F32" as const) : ("I32" as const),
+    }));
+}
+
+export async function run(args: string[]): Promise<number> {
+  const quiet = await relaunchQuietly();
+  if (quiet !== undefined) return quiet;
+  return guard("eval", async () => {
+    const { flags: f, positionals } = parseArgs(args, flags);
+    if (f.help) {
+      process.stdout.write(usage("eval", "FILE --weights CKPT [options]", flags) + "\n");
+      return 0;
+    }
+    const file = requireFile("eval", positionals[0]);
+    const weights = requireFile("eval", f.weights as string | undefined, "--weights CKPT");
+    const which = (f.data as string | undefined) ?? "validate";
+    if (which !== "validate" && which !== "train")
+      throw new UsageError("--data must be validate or train");
+    const dev = await device(f.device as string | undefined);
+    try {
+      const program = compileFor(file, dev, f.run !== undefined ? { run: f.run as string } : {});
+      // Validate the checkpoint before any slow work.
+      const ckpt = readCheckpoint(weights, expectedTensors(program));
+      const spec =
+        which === "train"
+          ? program.settings.data
+          : (program.settings.validate ?? program.settings.data);
+      if (!spec) {
+        process.stderr.write(`${file}: train ${program.run} names no data to evaluate on\n`);
+        return 1;
+      }
+      const data = loadData(spec, file, f.limit as number | undefined);
+      const model = await NncModel.create(program, dev);
+      try {
+        model.setWeights(ckpt.tensors);
+        const r = await model.evaluate(data);
+        if (f.json) {
+          process.stdout.write(
+            JSON.stringify({
+              model: program.model,
+              samples: r.count,
+              loss: r.loss,
+              accuracy: r.accuracy,
+              device: dev.description,
+            }) + "\n",
+          );
+        } else {
+          process.stdout.write(
+            `${program.model}: ${r.count.toLocaleString("en-US")} samples, loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(2)}%\n`,
+          );
+        }
+        return 0;
+      } finally {
+        model.dispose();
+      }
+    } finally {
+      dev.destroy();
+    }
+  });
 }

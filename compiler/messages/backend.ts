@@ -7,4 +7,7 @@ export const backendMessages = {
   NN4004: "{op}: the kernel {detail}; use a smaller batch or layer",
   NN4005:
     "{op}: cannot generate kernels for the symbolic shape {shape}; every dimension must be a number",
+  NN4010: "{file} has no train section to compile; add `train ModelName { ... }`",
+  NN4011:
+    "train {name} has several steps (or no loss); `nnc train` and `nnc build` run single-model runs for now",
 } as const;

@@ -1,0 +1,92 @@
+/**
+ * @file What the commands that run models share: rendering diagnostics and runtime errors
+ * without stack traces, acquiring the device quietly, compiling a `.nn` file into a
+ * ModelProgram for that device, and loading the datasets its train run names.
+ */
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { compileFile } from "../compile.js";
+import { renderDiagnostic } from "../diagnostics.js";
+import { acquireDevice, type DeviceChoice, type NncDevice } from "../../runtime/device.js";
+import { isNncError, renderNncError } from "../../runtime/errors.js";
+import type { DataSpec, ModelProgram } from "../../runtime/program.js";
+import type { Dataset } from "../../runtime/data/dataset.js";
+import { loadMnist, readCsvFile, readIdxDataset } from "../../runtime/data/node.js";
+import { UsageError } from "./args.js";
+
+/** A failure already reported to the user; carries the exit code. */
+export class Reported extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+  }
+}
+
+/** Runs a command body; user errors print one clean message, never a stack trace. */
+export async function guard(command: string, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (e) {
+    if (e instanceof Reported) return e.exitCode;
+    if (e instanceof UsageError) {
+      process.stderr.write(`nnc ${command}: ${e.message} (see nnc ${command} --help)\n`);
+      return 2;
+    }
+    if (isNncError(e)) {
+      process.stderr.write(renderNncError(e) + "\n");
+      return 1;
+    }
+    throw e;
+  }
+}
+
+export function requireFile(
+  command: string,
+  path: string | undefined,
+  what = "a .nn file",
+): string {
+  if (path === undefined) throw new UsageError(`needs ${what}`);
+  if (!existsSync(path)) {
+    process.stderr.write(`nnc ${command}: ${path}: no such file\n`);
+    throw new Reported(2);
+  }
+  return path;
+}
+
+export async function device(choice: string | undefined): Promise<NncDevice> {
+  if (choice !== undefined && !["auto", "gpu", "llvmpipe", "swiftshader"].includes(choice)) {
+    throw new UsageError(
+      `--device must be one of auto, gpu, llvmpipe, swiftshader (got '${choice}')`,
+    );
+  }
+  return acquireDevice(choice === undefined ? {} : { device: choice as DeviceChoice });
+}
+
+/** Compiles FILE for `dev`; diagnostics are printed and end the command with exit 1. */
+export function compileFor(
+  path: string,
+  dev: NncDevice,
+  opts: { run?: string; batch?: number },
+): ModelProgram {
+  const r = compileFile(path, { ...opts, limits: dev.limits });
+  if (!r.program) {
+    for (const d of r.diagnostics) process.stderr.write(renderDiagnostic(r.sources, d) + "\n");
+    throw new Reported(1);
+  }
+  return r.program;
+}
+
+/** Loads a train run's data source; relative paths are taken from the `.nn` file's folder. */
+export function loadData(spec: DataSpec, nnFile: string, limit?: number): Dataset {
+  const base = dirname(resolve(nnFile));
+  const opt = limit === undefined ? {} : { limit };
+  switch (spec.kind) {
+    case "mnist":
+      return loadMnist({ split: spec.split, ...opt });
+    case "idx":
+      return readIdxDataset(resolve(base, spec.images), resolve(base, spec.labels), opt);
+    case "csv": {
+      const ds = readCsvFile(resolve(base, spec.path), { label: spec.label });
+      return limit === undefined || limit >= ds.count ? ds : { ...ds, count: limit };
+    }
+  }
+}

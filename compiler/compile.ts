@@ -1,0 +1,232 @@
+/**
+ * @file The whole compiler as one function: check a `.nn` file, lower one of its train runs to
+ * graphs of concrete shapes, differentiate (inside lowering), add the on-device metric
+ * accumulators to the training step, plan kernels for a device's limits, and return a
+ * ModelProgram: the plain data that `nnc train` runs and `nnc build` embeds.
+ */
+import { checkFile } from "./index.js";
+import { lowerTrainChecked, type LoweredTrain } from "./ir/lower.js";
+import { GraphBuilder } from "./ir/builder.js";
+import type { Graph } from "./ir/graph.js";
+import { verifyGraph } from "./ir/verify.js";
+import { planKernels } from "./codegen/plan.js";
+import { CompilerBug, type Diagnostic, type SourceMap } from "./diagnostics.js";
+import { diag } from "./messages.js";
+import { isConcrete } from "./dims.js";
+import type { DeviceLimitsLike, KernelPlan } from "../runtime/plan.js";
+import type { DataSpec, ModelProgram, ProgramVariable } from "../runtime/program.js";
+import type { DataSource } from "./check/values.js";
+
+export interface CompileOptions {
+  /** The train section to compile (default: the only one, else the first). */
+  readonly run?: string;
+  /** Override the run's batch size. */
+  readonly batch?: number;
+  /** Batch size of the evaluation and prediction plans (default 256, capped by memory). */
+  readonly inferBatch?: number;
+  readonly limits: DeviceLimitsLike;
+  /** The entry file's text instead of reading it. */
+  readonly text?: string;
+}
+
+export interface CompileResult {
+  readonly program: ModelProgram | null;
+  readonly lowered: { step: LoweredTrain; infer: LoweredTrain } | null;
+  readonly diagnostics: readonly Diagnostic[];
+  readonly sources: SourceMap;
+}
+
+export const LOSS_SUM = "metrics.loss_sum";
+export const CORRECT_SUM = "metrics.correct_sum";
+
+function dataSpec(d: DataSource | null): DataSpec | null {
+  if (!d) return null;
+  switch (d.kind) {
+    case "mnist":
+      return { kind: "mnist", split: d.split };
+    case "idx":
+      return { kind: "idx", images: d.images, labels: d.labels };
+    case "csv":
+      return { kind: "csv", path: d.path, label: d.label };
+  }
+}
+
+function builderFrom(g: Graph): GraphBuilder {
+  const b = new GraphBuilder();
+  b.nodes.push(...g.nodes);
+  b.variables.push(...g.variables);
+  b.outputs.push(...g.outputs);
+  b.updates.push(...g.updates);
+  return b;
+}
+
+function outputNode(g: Graph, name: string): number {
+  const o = g.outputs.find((x) => x.name === name);
+  if (!o) throw new CompilerBug(`lowered graph has no output '${name}'`);
+  return o.node;
+}
+
+/** The step graph, plus `metrics.loss_sum += loss * batch` and `metrics.correct_sum += correct`. */
+function withMetricSums(g: Graph, batch: number): Graph {
+  const b = builderFrom(g);
+  const loss = outputNode(g, "loss");
+  const span = b.node(loss).span;
+  const acc = (name: string, value: number) => {
+    const v = b.variable({
+      name,
+      kind: "state",
+      shape: [],
+      dtype: "f32",
+      init: { dist: "constant", value: 0 },
+      layer: "metrics",
+      span,
+    });
+    b.update(name, b.add("add", [v, value], {}, span));
+  };
+  acc(LOSS_SUM, b.add("mul", [loss, b.constant(batch, span)], {}, span));
+  const correct = g.outputs.find((o) => o.name === "correct");
+  acc(
+    CORRECT_SUM,
+    correct ? b.add("cast", [correct.node], { to: "f32" }, span) : b.constant(0, span),
+  );
+  return b.build();
+}
+
+/**
+ * Evaluation outputs per sample (`loss` [B], `correct` [B]) so a zero-padded last batch counts
+ * only its real samples: lowering sums over the batch; take the summed vector instead.
+ */
+function perSampleOutputs(g: Graph): Graph {
+  const outputs = g.outputs.map((o) => {
+    const n = g.nodes[o.node]!;
+    if (
+      (o.name === "loss" || o.name === "correct") &&
+      n.op === "reduce_sum" &&
+      n.shape.length === 0
+    ) {
+      const input = g.nodes[n.inputs[0]!]!;
+      if (input.shape.length === 1) return { name: o.name, node: input.id };
+    }
+    return o;
+  });
+  return { ...g, outputs };
+}
+
+function checkGraph(name: string, g: Graph): void {
+  const problems = verifyGraph(g, { concrete: true });
+  if (problems.length > 0)
+    throw new CompilerBug(`${name} graph is malformed:\n${problems.join("\n")}`);
+}
+
+/** Compiles `path` into a ModelProgram for a device with `limits`. Never throws for user errors. */
+export function compileFile(path: string, opts: CompileOptions): CompileResult {
+  const checked = checkFile(path, opts.text !== undefined ? { text: opts.text } : {});
+  const fail = (diagnostics: readonly Diagnostic[]): CompileResult => ({
+    program: null,
+    lowered: null,
+    diagnostics,
+    sources: checked.sources,
+  });
+  if (!checked.program) return fail(checked.diagnostics);
+  const program = checked.program;
+  const runs = [...program.trains.keys()];
+  const entrySpan = program.program.entry.module.span;
+  if (runs.length === 0) return fail([diag("NN4010", entrySpan, { file: path })]);
+  const run = opts.run ?? runs[0]!;
+  if (!program.trains.has(run)) {
+    return fail([
+      diag("NN3018", entrySpan, { name: run, hint: ` (train sections: ${runs.join(", ")})` }),
+    ]);
+  }
+  const probe = lowerTrainChecked(program, run, { batch: opts.batch ?? 1 });
+  if (!probe.train) return fail(probe.diagnostics);
+  const batch = opts.batch ?? probe.train.configuredBatch;
+  const inferBatch = opts.inferBatch ?? 256;
+  const stepL = lowerTrainChecked(program, run, { batch });
+  const inferL = lowerTrainChecked(program, run, { batch: inferBatch });
+  if (!stepL.train || !inferL.train) return fail([...stepL.diagnostics, ...inferL.diagnostics]);
+  const st = stepL.train;
+  if (st.steps.length !== 1 || !inferL.train.evaluate || !inferL.train.predict) {
+    return fail([diag("NN4011", program.trains.get(run)!.decl.name.span, { name: run })]);
+  }
+  const step = withMetricSums(st.step, batch);
+  const evaluate = perSampleOutputs(inferL.train.evaluate);
+  const predictRaw = inferL.train.predict;
+  const predictOut = outputNode(predictRaw, inferL.train.predictOutput ?? "output");
+  const predict: Graph = { ...predictRaw, outputs: [{ name: "output", node: predictOut }] };
+  for (const [name, g] of [
+    ["step", step],
+    ["evaluate", evaluate],
+    ["predict", predict],
+  ] as const) {
+    checkGraph(name, g);
+  }
+  const planOf = (g: Graph): KernelPlan | readonly Diagnostic[] => {
+    const r = planKernels(g, { limits: opts.limits, sources: checked.sources });
+    return r.diagnostics.length > 0 ? r.diagnostics : r.plan;
+  };
+  const plans = [planOf(step), planOf(evaluate), planOf(predict)];
+  const planDiags = plans.filter((p): p is readonly Diagnostic[] => Array.isArray(p)).flat();
+  if (planDiags.length > 0) return fail(planDiags);
+  const [stepPlan, evalPlan, predictPlan] = plans as KernelPlan[];
+
+  const stepInputs = stepL.train.steps[0]!.inputs;
+  const features = stepInputs.filter((i) => i.feed === "features");
+  const label = stepInputs.find((i) => i.feed === "label");
+  const outNode = predict.nodes[predictOut]!;
+  const frozen = new Set(st.freeze);
+  const variables: ProgramVariable[] = step.variables.map((v) => {
+    if (!isConcrete(v.shape)) throw new CompilerBug(`variable ${v.name} has a symbolic shape`);
+    const role =
+      v.layer === "metrics"
+        ? "metric"
+        : v.name.includes("/") && !st.models.some((m) => v.name.startsWith(`${m}/`))
+          ? "optimizer"
+          : "model";
+    return {
+      name: v.name,
+      kind: v.kind,
+      shape: v.shape,
+      dtype: v.dtype,
+      init: v.init,
+      layer: v.layer,
+      trainable: v.kind === "param" && !frozen.has(v.layer),
+      role,
+    };
+  });
+  const perSample = (shape: readonly (number | string)[]) => shape.slice(1) as number[];
+  const modelProgram: ModelProgram = {
+    version: 1,
+    model: st.models[0] ?? run,
+    run,
+    source: path,
+    inputs: features.map((i) => ({ name: i.name, shape: perSample(i.shape), dtype: i.dtype })),
+    classes: label ? (label.shape[1] as number) : 0,
+    output: { name: "output", shape: perSample(outNode.shape), dtype: outNode.dtype },
+    variables,
+    settings: {
+      epochs: st.epochs,
+      batch,
+      seed: st.seed,
+      shuffle: st.shuffle,
+      metrics: st.metrics,
+      data: dataSpec(st.data),
+      validate: dataSpec(st.validate),
+      init: st.init,
+      earlyStop: st.earlyStop
+        ? { metric: st.earlyStop.metric, patience: st.earlyStop.patience }
+        : null,
+    },
+    step: stepPlan!,
+    stepBatch: batch,
+    evaluate: evalPlan!,
+    predict: predictPlan!,
+    inferBatch,
+  };
+  return {
+    program: modelProgram,
+    lowered: { step: st, infer: inferL.train },
+    diagnostics: [],
+    sources: checked.sources,
+  };
+}
