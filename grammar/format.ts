@@ -156,7 +156,7 @@ class Printer {
     return this.out.length === 0 ? "" : this.out.join("\n") + "\n";
   }
 
-  /** Trailing comments on consecutive lines start in one column. */
+  /** Trailing comments on consecutive lines of one indentation start in one column. */
   private alignTrailers(): void {
     const lines = [...this.trailers.keys()].sort((a, b) => a - b);
     let run: number[] = [];
@@ -169,8 +169,10 @@ class Printer {
       }
       run = [];
     };
+    const indentOf = (i: number) => /^ */.exec(this.out[i]!)![0].length;
     for (const i of lines) {
-      if (run.length > 0 && run[run.length - 1] !== i - 1) close();
+      const prev = run[run.length - 1];
+      if (prev !== undefined && (prev !== i - 1 || indentOf(prev) !== indentOf(i))) close();
       run.push(i);
     }
     if (run.length > 0) close();
