@@ -189,6 +189,22 @@ export class Elab {
           break;
         }
       }
+    } else {
+      const f = this.frames[this.frames.length - 1];
+      if (
+        f &&
+        f.decl &&
+        f.decl.kind === "Block" &&
+        f.callSpan.file !== "<builtin>" &&
+        span.file === f.decl.span.file &&
+        span.start >= f.decl.span.start &&
+        span.end <= f.decl.span.end
+      ) {
+        d = {
+          ...d,
+          notes: [...d.notes, { message: `in this call of ${f.name}`, span: f.callSpan }],
+        };
+      }
     }
     const key = `${d.code}@${d.span.file}:${d.span.start}:${d.span.end}:${d.message}`;
     if (!this.seen.has(key)) {
@@ -409,6 +425,7 @@ export class Elab {
         return bool(e.value);
       case "Ident": {
         const v = this.lookup(e.name, scope);
+        if (v && v.kind === "fn" && v.args === noArgs) return { ...v, span: e.span };
         return v ?? this.unknown(e, scope);
       }
       case "Paren":
@@ -520,6 +537,18 @@ export class Elab {
           return;
         }
         const old = b.value;
+        if (old.kind === "tensor" && b.kind === "carry") {
+          const before = this.b.shape(old.node);
+          if (formatShape(before) !== formatShape(this.b.shape(t.node))) {
+            this.report("NN2024", s.value.span, {
+              name: s.target.name,
+              before: formatShape(this.sampleShape(old)),
+              after: formatShape(this.sampleShape(t)),
+            });
+            b.value = ERR;
+            return;
+          }
+        }
         if (old.kind === "tensor" && b.kind !== "carry") {
           const before = this.b.shape(old.node);
           let node = t.node;

@@ -232,7 +232,8 @@ export function trainConfig(e: Elab, decl: ast.TrainDecl): TrainConfig {
   };
   const bad = (s: ast.Setting, expected: string, v: Value): void => {
     if (v.kind === "error") return;
-    if (v.kind === "fn" && e.reportMissing(v)) return;
+    if (v.kind === "fn" && v.args.positional.length + v.args.named.size > 0 && e.reportMissing(v))
+      return;
     e.report("NN3004", s.value.span, { name: s.key.name, expected, found: describe(v) });
   };
   const intSetting = (key: string, fallback: number, positive: boolean): number => {
@@ -503,12 +504,12 @@ export function trainConfig(e: Elab, decl: ast.TrainDecl): TrainConfig {
   }
 
   if (steps.length === 0) {
-    if (!model)
+    if (!model && !decl.model)
       e.report("NN3005", decl.name.span, {
         train: decl.name.name,
         models: modelNames(e).join(", ") || "none",
       });
-    if (!data)
+    if (!settings.has("data"))
       e.report("NN3003", decl.name.span, {
         train: decl.name.name,
         name: "data",
@@ -532,7 +533,7 @@ export function trainConfig(e: Elab, decl: ast.TrainDecl): TrainConfig {
         name: "loss",
         where: "beside `step`s (give each step its loss)",
       });
-    if (!data)
+    if (!settings.has("data"))
       e.report("NN3003", decl.name.span, {
         train: decl.name.name,
         name: "data",

@@ -9,7 +9,7 @@
  * `output`). A multi-model run (a GAN) has one step graph per `step`. Everything returned is
  * plain data; user errors come back as diagnostics.
  */
-import { addGradients } from "../autodiff/grad.js";
+import { GradientError, addGradients } from "../autodiff/grad.js";
 import type * as ast from "../ast.js";
 import { Elab } from "../check/elaborate.js";
 import type { CheckedProgram } from "../check/index.js";
@@ -70,7 +70,10 @@ export interface LoweredTrain {
   readonly predictOutput: "probabilities" | "output" | null;
   readonly data: DataSource | null;
   readonly validate: DataSource | null;
+  /** The batch size the graphs are built for. */
   readonly batch: number;
+  /** The run's `batch` setting (what the graphs should normally be lowered with). */
+  readonly configuredBatch: number;
   readonly epochs: number;
   readonly stepsPerEpoch: number | null;
   readonly metrics: readonly string[];
@@ -94,14 +97,18 @@ export class LowerError extends Error {
   }
 }
 
-function concreteCheck(e: Elab, span: Span): void {
+/** Reports (once per elaborator) a node whose shape is still symbolic; true when all are concrete. */
+function concreteCheck(e: Elab, span: Span): boolean {
   for (const n of e.b.nodes) {
     if (!isConcrete(n.shape)) {
       const sym = n.shape.find((d) => typeof d === "string") as string;
-      e.diagnostics.push(diag("NN3019", span, { name: sym }));
-      return;
+      if (!e.diagnostics.some((d) => d.code === "NN3019")) {
+        e.diagnostics.push(diag("NN3019", span, { name: sym }));
+      }
+      return false;
     }
   }
+  return true;
 }
 
 function inputsOf(e: Elab): LoweredInput[] {
@@ -195,7 +202,7 @@ export function lowerTrainChecked(
   if (diagnostics.length > 0) return { train: null, diagnostics };
   const prefix = modelPrefixFor(cfg);
   const n = dataSize(cfg.data);
-  const stepsPerEpoch = n === null ? null : Math.ceil(n / cfg.batch);
+  const stepsPerEpoch = n === null ? null : Math.ceil(n / opts.batch);
   const total = stepsPerEpoch === null ? null : stepsPerEpoch * cfg.epochs;
   const frozen = new Set(cfg.freeze.map((f) => f.name));
   const variables = new Map<string, Variable>();
@@ -206,7 +213,7 @@ export function lowerTrainChecked(
   const models: string[] = [];
 
   const finish = (e: Elab, span: Span): Graph | null => {
-    concreteCheck(e, span);
+    concreteCheck(e, cfg.decl.name.span);
     diagnostics.push(...e.diagnostics);
     if (e.diagnostics.length > 0) return null;
     for (const v of e.b.variables) if (!variables.has(v.name)) variables.set(v.name, v);
@@ -226,11 +233,19 @@ export function lowerTrainChecked(
       node: e.b.variable(v),
       variable: v,
     }));
-    const grads = addGradients(
-      e.b,
-      loss,
-      refs.map((r) => r.node),
-    );
+    if (!concreteCheck(e, cfg.decl.name.span)) return;
+    let grads: number[];
+    try {
+      grads = addGradients(
+        e.b,
+        loss,
+        refs.map((r) => r.node),
+      );
+    } catch (err) {
+      if (!(err instanceof GradientError)) throw err;
+      e.diagnostics.push(diag("NN4001", optSpan, { op: "gradient", detail: err.message }));
+      return;
+    }
     if (opt) {
       const r = applyOptimizer(e, opt, refs, grads, e.step(optSpan), total, optSpan);
       if (r) for (const [name, node] of r.updates) e.b.update(name, node);
@@ -336,7 +351,16 @@ export function lowerTrainChecked(
     });
   }
 
-  if (diagnostics.length > 0 || steps.length === 0) return { train: null, diagnostics };
+  if (diagnostics.length > 0 || steps.length === 0) {
+    const seen = new Set<string>();
+    const unique = diagnostics.filter((d) => {
+      const k = `${d.code}:${d.span.file}:${d.span.start}:${d.message}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+    return { train: null, diagnostics: unique };
+  }
   return {
     train: {
       name: cfg.name,
@@ -349,6 +373,7 @@ export function lowerTrainChecked(
       data: cfg.data,
       validate: cfg.validate,
       batch: opts.batch,
+      configuredBatch: cfg.batch,
       epochs: cfg.epochs,
       stepsPerEpoch,
       metrics: cfg.metrics,
