@@ -4,5 +4,5 @@
  */
 export { planGraph, planKernels, PlanError, type PlanOptions, type PlanResult } from "./plan.js";
 export { emitters } from "./emitters.js";
-export type { EmitCtx, EmitInput, Emitted, Emitter } from "./context.js";
+export type { EmitCtx, EmitInput, Emitted, Emitter, Epilogue } from "./context.js";
 export { defaultLimits, type DeviceLimitsLike, type KernelPlan } from "../../runtime/plan.js";

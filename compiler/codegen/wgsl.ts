@@ -8,6 +8,7 @@
  */
 import type { DType } from "../primitives.js";
 import type { DeviceLimitsLike } from "../../runtime/plan.js";
+import type { Epilogue } from "./context.js";
 
 export type Shape = readonly number[];
 
@@ -20,6 +21,8 @@ export interface KernelSource {
   readonly reads: readonly number[];
   /** Set when the grid does not fit the device (total workgroups over maxDim²). */
   readonly overLimit?: string;
+  /** Set when the kernel applies the epilogue: epilogue inputs bind after the output. */
+  readonly epilogue?: true;
 }
 
 export function wgslType(dtype: DType): string {
@@ -138,6 +141,8 @@ export interface KernelSpec {
   readonly body: readonly string[];
   /** Helper functions placed before the entry point. */
   readonly helpers?: readonly string[];
+  /** The EmitCtx's epilogue, when the body calls nnc_epilogue (see context.ts). */
+  readonly epilogue?: Epilogue;
 }
 
 export function workgroupSizeFor(limits: DeviceLimitsLike): number {
@@ -180,10 +185,16 @@ export function kernelSource(spec: KernelSpec, limits: DeviceLimitsLike): Kernel
     g.dispatch[1] > 1
       ? `(wid.y * ${u32(gx)} + wid.x) * ${u32(wg)} + lid`
       : `wid.x * ${u32(wg)} + lid`;
+  const ep = spec.epilogue;
+  if (ep && ep.firstBinding !== spec.inputs.length + 1) {
+    throw new Error(
+      `internal: epilogue bindings start at ${ep.firstBinding}, kernel binds ${spec.inputs.length} inputs`,
+    );
+  }
   const lines = [
     ...decls,
     "",
-    ...(spec.helpers ?? []).flatMap((h) => [h, ""]),
+    ...[...(spec.helpers ?? []), ...(ep ? [ep.code] : [])].flatMap((h) => [h, ""]),
     `@compute @workgroup_size(${wg})`,
     "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
     `  let i = ${flat};`,
@@ -200,6 +211,7 @@ export function kernelSource(spec: KernelSpec, limits: DeviceLimitsLike): Kernel
     dispatch: g.dispatch,
     reads: spec.reads,
     ...(g.overLimit ? { overLimit: g.overLimit } : {}),
+    ...(ep ? { epilogue: true as const } : {}),
   };
 }
 
