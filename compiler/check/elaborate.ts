@@ -494,7 +494,10 @@ export class Elab {
         }
         if (c.value) return this.evalBody(e.then, new Scope(scope, scope.file));
         if (e.else) return this.evalBody(e.else, new Scope(scope, scope.file));
-        return ERR;
+        return this.report("NN2033", e.span, {
+          what: "an `if` without `else`",
+          why: "its condition is false here, so it has no value; add an `else` branch",
+        });
       }
       case "Scan":
         return this.evalScan(e, scope);
@@ -1262,7 +1265,8 @@ export class Elab {
       carryShapes.set(c.name.name, this.b.shape(t.node));
       inner.set(c.name.name, t, "carry");
     }
-    const steps = typeof len === "number" ? len : 1;
+    // Lowering unrolls every step; checking (symbolic batch) elaborates one representative step.
+    const steps = typeof len === "number" && typeof this.batch === "number" ? len : 1;
     const top = this.layers[this.layers.length - 1];
     const counters = top ? new Map(top.counters) : null;
     const results: number[] = [];
@@ -1308,7 +1312,7 @@ export class Elab {
     const one = [...rs.slice(0, raxis), 1, ...rs.slice(raxis)];
     const pieces = results.map((n) => this.b.add("reshape", [n], { shape: one }, e.span));
     let out: number;
-    if (typeof len === "number") {
+    if (typeof len === "number" && pieces.length === len) {
       out =
         pieces.length === 1 ? pieces[0]! : this.b.add("concat", pieces, { axis: raxis }, e.span);
     } else {

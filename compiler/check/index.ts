@@ -60,6 +60,12 @@ export function checkModel(
   } else if (run.output.kind !== "error") {
     e.toTensor(run.output, decl.body.result?.span ?? decl.span, `model ${decl.name.name}'s output`);
   }
+  if (run.output.kind === "error" && e.diagnostics.length === 0) {
+    e.report("NN4001", decl.name.span, {
+      op: "check",
+      detail: `model ${decl.name.name} has no value`,
+    });
+  }
   return {
     model: {
       name: decl.name.name,

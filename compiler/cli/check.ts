@@ -5,7 +5,7 @@
  * diagnostic, never as a stack trace.
  */
 import { existsSync, statSync } from "node:fs";
-import { checkFile } from "../index.js";
+import { type CheckResult, checkFile } from "../index.js";
 import {
   type Diagnostic,
   type JsonDiagnostic,
@@ -18,16 +18,13 @@ import { diag } from "../messages.js";
 const usage = "usage: nnc check FILE... [--format text|json]";
 
 /** Checks one file; an internal error becomes an NN4001 diagnostic at the file's start. */
-export function safeCheck(file: string): {
-  diagnostics: readonly Diagnostic[];
-  sources: SourceMap;
-} {
+export function safeCheck(file: string): CheckResult {
   try {
     return checkFile(file);
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
     const d = diag("NN4001", { file, start: 0, end: 0 }, { op: "internal error", detail });
-    return { diagnostics: [d], sources: new SourceMap() };
+    return { program: null, diagnostics: [d], sources: new SourceMap() };
   }
 }
 

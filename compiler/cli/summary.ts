@@ -8,7 +8,6 @@ import { renderDiagnostic } from "../diagnostics.js";
 import { formatSummary, summarize } from "../check/summary.js";
 import { didYouMean } from "../check/suggest.js";
 import { safeCheck } from "./check.js";
-import { checkFile } from "../index.js";
 
 const usage = "usage: nnc summary FILE [--model NAME]";
 
@@ -49,7 +48,7 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   try {
-    const r = checkFile(file);
+    const r = checked;
     const s = r.program ? summarize(r.program, model) : null;
     if (!s) {
       const names = r.program ? [...r.program.models.keys()] : [];
