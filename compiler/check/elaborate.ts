@@ -78,6 +78,8 @@ interface Binding {
   value: Value;
   readonly kind: BindingKind;
   readonly varName?: string;
+  /** For a block's parameter: the span of the argument given at the call. */
+  argSpan?: Span;
 }
 
 export class Scope {
@@ -488,8 +490,7 @@ export class Elab {
         const c = this.eval(e.cond, scope);
         if (c.kind === "error") return ERR;
         if (c.kind !== "bool") {
-          const found =
-            c.kind === "tensor" ? `a tensor ${formatShape(this.sampleShape(c))}` : describe(c);
+          const found = c.kind === "tensor" ? "a tensor" : describe(c);
           return this.report("NN2018", e.cond.span, { found });
         }
         if (c.value) return this.evalBody(e.then, new Scope(scope, scope.file));
@@ -786,6 +787,16 @@ export class Elab {
     if (!f) return this.unknown(callee, scope);
     if (f.kind === "error") return ERR;
     if (f.kind !== "fn") {
+      const b = scope.find(callee.name);
+      const frame = this.frames[this.frames.length - 1];
+      if (b?.kind === "arg" && b.argSpan && frame) {
+        return this.report("NN2009", b.argSpan, {
+          callee: frame.name,
+          param: callee.name,
+          expected: "a function (a block such as relu)",
+          found: f.kind === "tensor" ? "a tensor" : describe(f),
+        });
+      }
       return this.report("NN2002", callee.span, { name: callee.name, what: describe(f) });
     }
     if (bad) return ERR;
@@ -929,6 +940,7 @@ export class Elab {
         if (v.value.kind === "error") ok = false;
         if (v.leading && leading.length === 0) leading = v.leading;
         scope.set(p.name.name, v.value, "arg");
+        if (a) scope.vars.get(p.name.name)!.argSpan = a.span;
       }
       if (ok) {
         result = this.evalBody(decl.body, scope, `${isModel ? "model" : decl.role} ${name}`);
