@@ -1,0 +1,491 @@
+/**
+ * @file The module emitter: a ModelProgram -> the TypeScript module `nnc build` writes. The
+ * module embeds the program (its distinct WGSL kernels as a readable table of template
+ * literals, the rest as JSON) and exports a class named after the model with a static async
+ * `create`, typed, documented `trainStep`/`fit`/`evaluate`/`predict`/`saveWeights`/
+ * `loadWeights`/`dispose` that delegate to the runtime's ModelRunner, and the per-sample shapes
+ * of the `.nn` signature as tuple types. It imports one runtime entry and nothing else. The
+ * same description of the class also yields the `.d.ts` of a `--standalone` build, whose
+ * runtime types are spelled out so it needs no package at all. Output is plain text; the
+ * caller formats it with Prettier (see format.ts).
+ */
+import { packProgram } from "../../runtime/embedded.js";
+import { numelOf } from "../../runtime/plan.js";
+import type { ModelProgram } from "../../runtime/program.js";
+
+export interface EmitOptions {
+  /** What `predict` returns, from lowering (softmax probabilities when the loss took logits). */
+  readonly predictOutput?: "probabilities" | "output" | null;
+  /** The import specifier of the runtime entry (default `nnc/runtime/embed`). */
+  readonly runtime?: string;
+  /** Shown in the header, e.g. `0.1.0`. */
+  readonly version?: string;
+}
+
+export interface ModuleNames {
+  /** The exported class (the model's name unless that would shadow something). */
+  readonly className: string;
+  /** The predict parameter (the model input's name, made a safe identifier). */
+  readonly inputParam: string;
+}
+
+/** Words that cannot name a class or a parameter, and globals the module itself uses. */
+const reserved = new Set(
+  (
+    "break case catch class const continue debugger default delete do else enum export extends " +
+    "false finally for function if import in instanceof new null return super switch this throw " +
+    "true try typeof var void while with as implements interface let package private protected " +
+    "public static yield any boolean constructor declare get module require number set string " +
+    "symbol type from of async await arguments eval undefined never unknown object bigint " +
+    "Promise Float32Array Uint8Array Int32Array ArrayBuffer ArrayLike JSON Object Array Number " +
+    "String Error GPUDevice AbortSignal Math Readonly program packed kernels createRunner " +
+    "unpackProgram CreateOptions EpochResult Evaluation FitOptions InputArray ModelProgram " +
+    "ModelRunner PackedProgram StepResult TrainingBatch TrainingData count opts data batch bytes"
+  ).split(" "),
+);
+
+function safeIdent(name: string, suffix: string): string {
+  const ident = /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name)
+    ? name
+    : name.replace(/[^A-Za-z0-9_$]/g, "_");
+  const start = /^[0-9]/.test(ident) ? `_${ident}` : ident;
+  return reserved.has(start) ? `${start}${suffix}` : start;
+}
+
+export function moduleNames(program: ModelProgram): ModuleNames {
+  return {
+    className: safeIdent(program.model, "Model"),
+    inputParam: safeIdent(program.inputs[0]?.name ?? "inputs", "Values"),
+  };
+}
+
+function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(", ")}]`;
+}
+
+/** Text made safe inside a block comment. */
+function commentText(s: string): string {
+  return s.replace(/\*\//g, "*\\/");
+}
+
+function templateLiteral(s: string): string {
+  return "`" + s.replace(/\\/g, "\\\\").replace(/`/g, "\\`").replace(/\$\{/g, "\\${") + "`";
+}
+
+/** Words of `text` in lines of at most `width` characters (a longer word gets its own line). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter((w) => w.length > 0)) {
+    if (line.length > 0 && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line.length > 0 ? `${line} ${word}` : word;
+  }
+  if (line.length > 0) lines.push(line);
+  return lines;
+}
+
+/**
+ * A doc comment of paragraphs, each wrapped to fit 100 columns; a paragraph that starts with
+ * `@` is a tag, and its continuation lines are indented.
+ */
+function doc(paragraphs: readonly string[], indent = ""): string {
+  const width = 100 - indent.length - 3;
+  const lines: string[] = [];
+  for (const p of paragraphs) {
+    const wrapped = wrap(commentText(p), width - (p.startsWith("@") ? 2 : 0));
+    lines.push(...wrapped.map((l, i) => (i > 0 && p.startsWith("@") ? `  ${l}` : l)));
+  }
+  if (lines.length === 1 && lines[0]!.length <= width - 3) return `${indent}/** ${lines[0]} */\n`;
+  return `${indent}/**\n${lines.map((l) => `${indent} * ${l}`).join("\n")}\n${indent} */\n`;
+}
+
+interface Member {
+  readonly doc: readonly string[];
+  /** Everything up to the body, e.g. `predict(x: InputArray): Promise<Float32Array>`. */
+  readonly signature: string;
+  /** Statements of the body; none for a property (then `initializer` is used). */
+  readonly body?: string;
+  readonly initializer?: string;
+  /** In the `.d.ts`, the signature when it differs (e.g. an initialised property's type). */
+  readonly declaration?: string;
+}
+
+/** The class's members, shared by the module and the standalone `.d.ts`. */
+function members(program: ModelProgram, names: ModuleNames, opts: EmitOptions): Member[] {
+  const C = names.className;
+  const inp = program.inputs[0]!;
+  const per = numelOf(inp.shape);
+  const out = program.output;
+  const outPer = numelOf(out.shape);
+  const x = names.inputParam;
+  const n = program.stepBatch;
+  const what =
+    opts.predictOutput === "probabilities"
+      ? "class probabilities (the softmax of the logits)"
+      : "output";
+  const layout =
+    `Each sample has shape ${shapeText(inp.shape)} (${per} values); samples are row-major, back ` +
+    "to back, as floats or as bytes 0..255 (scaled by 1/255, as `nnc train` scales images).";
+  const dataParam = `@param data \`inputs\`: the samples; \`labels\`: one class index (0 to ${program.classes - 1}) per sample. ${layout}`;
+  return [
+    {
+      doc: [`Per-sample shape of the input \`${inp.name}\`.`],
+      signature: `static readonly inputShape: ${C}InputShape`,
+      initializer: shapeText(inp.shape),
+    },
+    {
+      doc: [`Per-sample shape of the output.`],
+      signature: `static readonly outputShape: ${C}OutputShape`,
+      initializer: shapeText(out.shape),
+    },
+    {
+      doc: [`Classes of the labels (class indices are 0 to ${program.classes - 1}).`],
+      signature: `static readonly classes: ${program.classes}`,
+      initializer: String(program.classes),
+    },
+    {
+      doc: [`Samples in every \`trainStep\` batch (the train run's \`batch\`).`],
+      signature: `static readonly batchSize: ${n}`,
+      initializer: String(n),
+    },
+    {
+      doc: ["The compiled program: kernel plans for training, evaluation and prediction."],
+      signature: "static readonly program: ModelProgram",
+      initializer: "program",
+    },
+    {
+      doc: [],
+      signature: "private readonly runner: ModelRunner",
+      declaration: "private readonly runner",
+    },
+    {
+      doc: [],
+      signature: "private constructor(runner: ModelRunner)",
+      declaration: "private constructor()",
+      body: "this.runner = runner;",
+    },
+    {
+      doc: [
+        "Compiles the kernels on `opts.device` (a GPUDevice from `navigator.gpu` or from the " +
+          "`webgpu` package), or on a default device, released when the last model using it is " +
+          "disposed. `opts.seed` seeds the first parameter values (default: the train run's `seed`).",
+      ],
+      signature: `static async create(opts: CreateOptions = {}): Promise<${C}>`,
+      declaration: `static create(opts?: CreateOptions): Promise<${C}>`,
+      body: `return new ${C}(await createRunner(program, opts));`,
+    },
+    {
+      doc: [
+        `One training step on exactly ${n} samples.`,
+        `@param batch \`inputs\`: ${n} samples; \`labels\`: ${n} class indices. ${layout}`,
+        "@returns The batch's mean loss and accuracy.",
+      ],
+      signature: "trainStep(batch: TrainingBatch): Promise<StepResult>",
+      body: "return this.runner.trainStep(batch);",
+    },
+    {
+      doc: [
+        "Trains on `data`, shuffled each epoch (a partial last batch is dropped).",
+        dataParam,
+        "@param opts `epochs`, `onEpoch` (return false to stop), `onProgress`, `signal`, " +
+          "`validation`, `seed`, `shuffle`.",
+        "@returns One result per epoch.",
+      ],
+      signature: "fit(data: TrainingData, opts: FitOptions = {}): Promise<EpochResult[]>",
+      declaration: "fit(data: TrainingData, opts?: FitOptions): Promise<EpochResult[]>",
+      body: "return this.runner.fit(data, opts);",
+    },
+    {
+      doc: ["Mean loss and accuracy over every sample of `data`, in evaluation mode.", dataParam],
+      signature: "evaluate(data: TrainingData): Promise<Evaluation>",
+      body: "return this.runner.evaluate(data);",
+    },
+    {
+      doc: [
+        `The model's ${what} for each sample.`,
+        `@param ${x} \`count\` samples. ${layout}`,
+        `@param count How many samples (default: \`${x}.length / ${per}\`).`,
+        `@returns \`count\` rows of shape ${shapeText(out.shape)} (${outPer} values each), back to back.`,
+      ],
+      signature: `predict(${x}: InputArray, count?: number): Promise<Float32Array>`,
+      body: `return this.runner.predict(${x}, count);`,
+    },
+    {
+      doc: ["The model's parameters and layer state as safetensors bytes."],
+      signature: "saveWeights(): Promise<Uint8Array>",
+      body: "return this.runner.saveWeights();",
+    },
+    {
+      doc: [
+        "Loads safetensors bytes from `saveWeights` or `nnc train`; every tensor's name and " +
+          "shape is checked against the model.",
+      ],
+      signature: "loadWeights(bytes: Uint8Array | ArrayBuffer): void",
+      body: "this.runner.loadWeights(bytes);",
+    },
+    {
+      doc: [
+        "Frees the model's GPU buffers (and the default device when no other model uses it). " +
+          "Every later call throws.",
+      ],
+      signature: "dispose(): void",
+      body: "this.runner.dispose();",
+    },
+  ];
+}
+
+function header(
+  program: ModelProgram,
+  names: ModuleNames,
+  opts: EmitOptions,
+  kind: string,
+): string {
+  const inp = program.inputs
+    .map((i) => `${i.name}: ${shapeText(i.shape)}${i.dtype === "i32" ? " int" : ""}`)
+    .join(", ");
+  return doc([
+    `@file ${names.className}: the model \`${program.model}(${inp}) -> ` +
+      `${shapeText(program.output.shape)}\` of ${program.source} with its train run ` +
+      `\`${program.run}\`, compiled by nnc${opts.version ? ` ${opts.version}` : ""} into ${kind}. ` +
+      `Training steps take batches of ${program.stepBatch}; evaluation and prediction run ` +
+      `${program.inferBatch} samples at a time. Generated by \`nnc build\`: do not edit.`,
+  ]);
+}
+
+function shapeTypes(program: ModelProgram, C: string): string {
+  const inp = program.inputs[0]!;
+  return (
+    doc([`Per-sample shape of the input \`${inp.name}\` (the batch axis is not included).`]) +
+    `export type ${C}InputShape = readonly ${shapeText(inp.shape)};\n\n` +
+    doc(["Per-sample shape of the output."]) +
+    `export type ${C}OutputShape = readonly ${shapeText(program.output.shape)};\n\n`
+  );
+}
+
+function classDoc(program: ModelProgram, names: ModuleNames): string {
+  const inp = program.inputs[0]!;
+  return doc([
+    `The model \`${program.model}\` on a WebGPU device: input \`${inp.name}\` ` +
+      `${shapeText(inp.shape)} per sample, output ${shapeText(program.output.shape)}. Create ` +
+      `one with \`await ${names.className}.create()\`; \`dispose()\` it when done.`,
+  ]);
+}
+
+const typeNames = [
+  "CreateOptions",
+  "EpochResult",
+  "Evaluation",
+  "FitOptions",
+  "InputArray",
+  "StepResult",
+  "TrainingBatch",
+  "TrainingData",
+];
+
+/** A value as TypeScript: objects and arrays inline when they fit in `width`, else one per line. */
+function literal(value: unknown, indent: string, width: number): string {
+  const flat = (v: unknown): string => {
+    if (Array.isArray(v)) return `[${v.map(flat).join(", ")}]`;
+    if (v !== null && typeof v === "object") {
+      const entries = Object.entries(v as Record<string, unknown>).filter(
+        ([, e]) => e !== undefined,
+      );
+      if (entries.length === 0) return "{}";
+      return `{ ${entries.map(([k, e]) => `${key(k)}: ${flat(e)}`).join(", ")} }`;
+    }
+    return JSON.stringify(v) ?? "null";
+  };
+  const key = (k: string) => (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(k) ? k : JSON.stringify(k));
+  const one = flat(value);
+  if (one.length + indent.length <= width || value === null || typeof value !== "object") {
+    return one;
+  }
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) {
+    return `[\n${value.map((e) => `${inner}${literal(e, inner, width)},\n`).join("")}${indent}]`;
+  }
+  const entries = Object.entries(value as Record<string, unknown>).filter(
+    ([, e]) => e !== undefined,
+  );
+  return `{\n${entries
+    .map(([k, e]) => `${inner}${key(k)}: ${literal(e, inner, width - k.length - 2)},\n`)
+    .join("")}${indent}}`;
+}
+
+/** The placeholders of a module skeleton and the text each stands for (see `fillHoles`). */
+export interface EmittedModule {
+  /** TypeScript with placeholders inside `// prettier-ignore` statements. */
+  readonly skeleton: string;
+  readonly holes: ReadonlyMap<string, string>;
+}
+
+/** The skeleton with every placeholder replaced: a complete module. */
+export function fillHoles(text: string, holes: ReadonlyMap<string, string>): string {
+  let out = text;
+  for (const [hole, value] of holes) {
+    if (!out.includes(hole)) throw new Error(`emitted module lost its placeholder ${hole}`);
+    out = out.replace(hole, () => value);
+  }
+  return out;
+}
+
+/**
+ * The TypeScript module for `program`, as a skeleton plus the two data tables (the kernels and
+ * the packed program). The tables sit in `// prettier-ignore` statements, so formatting the
+ * skeleton and then filling the holes gives a file Prettier accepts, in a fraction of the time
+ * Prettier would take over the data.
+ */
+export function emitModuleParts(program: ModelProgram, opts: EmitOptions = {}): EmittedModule {
+  if (program.inputs.length === 0) throw new Error(`model ${program.model} has no inputs`);
+  const names = moduleNames(program);
+  const C = names.className;
+  const runtime = opts.runtime ?? "nnc/runtime/embed";
+  const { program: packed, kernels } = packProgram(program);
+  const firstUse = new Map<number, string>();
+  for (const plan of [packed.step, packed.evaluate, packed.predict]) {
+    for (const k of plan.kernels) {
+      if (!firstUse.has(k.wgsl)) firstUse.set(k.wgsl, `${k.name}: ${k.op} at ${k.location}`);
+    }
+  }
+  const table =
+    "[\n" +
+    kernels
+      .map((w, i) => `  // ${i}. ${commentText(firstUse.get(i)!)}\n  ${templateLiteral(w)},\n`)
+      .join("") +
+    "]";
+  const holes = new Map([
+    ["__NNC_KERNELS__", table],
+    ["__NNC_PROGRAM__", literal(packed, "", 100)],
+  ]);
+  const body = members(program, names, opts)
+    .map((m) => {
+      const d = m.doc.length > 0 ? doc(m.doc, "  ") : "";
+      if (m.body !== undefined) return `${d}  ${m.signature} {\n    ${m.body}\n  }\n`;
+      const init = m.initializer !== undefined ? ` = ${m.initializer}` : "";
+      return `${d}  ${m.signature}${init};\n`;
+    })
+    .join("\n");
+  const imports = [...typeNames, "ModelProgram", "ModelRunner", "PackedProgram"].sort();
+  const skeleton =
+    header(program, names, opts, "a module with its WGSL kernels and training loop") +
+    `import {\n  createRunner,\n  unpackProgram,\n${imports.map((t) => `  type ${t},\n`).join("")}` +
+    `} from ${JSON.stringify(runtime)};\n\n` +
+    `export type {\n${typeNames.map((t) => `  ${t},\n`).join("")}};\n\n` +
+    shapeTypes(program, C) +
+    doc([
+      `The ${kernels.length} distinct WGSL compute kernels of the training step ` +
+        `(${program.step.kernels.length} dispatches), evaluation (${program.evaluate.kernels.length}) ` +
+        `and prediction (${program.predict.kernels.length}), each after the first kernel that uses it.`,
+    ]) +
+    "// prettier-ignore\nconst kernels: readonly string[] = __NNC_KERNELS__;\n\n" +
+    doc([
+      "Buffers, variables, dispatches and settings of the three plans; a kernel's `wgsl` is its " +
+        "index in `kernels`.",
+    ]) +
+    "// prettier-ignore\nconst packed: PackedProgram = __NNC_PROGRAM__;\n\n" +
+    doc(["The compiled program: kernel plans for training, evaluation and prediction."]) +
+    `export const program: ModelProgram = unpackProgram(packed, kernels);\n\n` +
+    classDoc(program, names) +
+    `export class ${C} {\n${body}}\n`;
+  return { skeleton, holes };
+}
+
+/** The TypeScript module for `program`, unformatted. */
+export function emitModule(program: ModelProgram, opts: EmitOptions = {}): string {
+  const parts = emitModuleParts(program, opts);
+  return fillHoles(parts.skeleton, parts.holes);
+}
+
+/** The runtime's public types, spelled out for a standalone `.d.ts` (no package to import). */
+const standaloneTypes = `/** \`GPUDevice\` where WebGPU's types are loaded (lib.dom or @webgpu/types), else any object. */
+export type GPUDeviceLike = typeof globalThis extends { GPUDevice: { prototype: infer D } } ? D : object;
+/** Options of \`create\`. */
+export interface CreateOptions {
+  /** The device to run on; by default one from \`navigator.gpu\` (in Node, the \`webgpu\` package). */
+  readonly device?: GPUDeviceLike;
+  /** Seed of the first parameter values (default: the train run's \`seed\`). */
+  readonly seed?: number;
+}
+/** Inputs as floats, or as bytes 0..255 (scaled by 1/255). */
+export type InputArray = Float32Array | Uint8Array;
+/** One full training batch: \`inputs\` packs the samples row-major; \`labels\` are class indices. */
+export interface TrainingBatch {
+  readonly inputs: InputArray;
+  readonly labels: ArrayLike<number>;
+}
+/** Samples for \`fit\` and \`evaluate\`; \`count\` defaults to \`labels.length\`. */
+export interface TrainingData {
+  readonly inputs: InputArray;
+  readonly labels: ArrayLike<number>;
+  readonly count?: number;
+}
+export interface StepResult {
+  readonly loss: number;
+  readonly accuracy: number;
+}
+export interface EpochResult {
+  readonly epoch: number;
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly valLoss?: number;
+  readonly valAccuracy?: number;
+  readonly seconds: number;
+  readonly imagesPerSecond: number;
+}
+export interface Evaluation {
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly count: number;
+}
+export interface FitOptions {
+  readonly epochs?: number;
+  readonly validation?: TrainingData;
+  readonly seed?: number;
+  readonly shuffle?: boolean;
+  readonly onEpoch?: (result: EpochResult) => void | boolean | Promise<void | boolean>;
+  readonly onProgress?: (p: {
+    epoch: number;
+    step: number;
+    steps: number;
+    loss: number;
+    accuracy: number;
+  }) => void;
+  readonly progressMs?: number;
+  readonly signal?: AbortSignal;
+}
+/** The compiled program (plain JSON data). */
+export interface ModelProgram {
+  readonly version: 1;
+  readonly model: string;
+  readonly run: string;
+  readonly source: string;
+  readonly classes: number;
+  readonly stepBatch: number;
+  readonly inferBatch: number;
+  readonly [key: string]: unknown;
+}
+`;
+
+/** The `.d.ts` of a `--standalone` module: the class and every type it uses, nothing imported. */
+export function emitStandaloneDeclarations(program: ModelProgram, opts: EmitOptions = {}): string {
+  const names = moduleNames(program);
+  const C = names.className;
+  const body = members(program, names, opts)
+    .map((m) => {
+      const d = m.doc.length > 0 ? doc(m.doc, "  ") : "";
+      return `${d}  ${m.declaration ?? m.signature};\n`;
+    })
+    .join("\n");
+  return (
+    header(program, names, opts, "a standalone module (runtime included; it imports nothing)") +
+    standaloneTypes +
+    "\n" +
+    shapeTypes(program, C) +
+    doc(["The compiled program: kernel plans for training, evaluation and prediction."]) +
+    "export declare const program: ModelProgram;\n\n" +
+    classDoc(program, names) +
+    `export declare class ${C} {\n${body}}\n`
+  );
+}

@@ -1,0 +1,119 @@
+/**
+ * @file Build-time validation of a ModelProgram on the local Dawn device, so `nnc build` never
+ * reports success for a module whose kernels a browser would reject. Every distinct kernel is
+ * compiled (`createShaderModule` + `getCompilationInfo`) and turned into a compute pipeline
+ * with its real binding layout on a device that has WebGPU's *default* limits (not the
+ * adapter's), the limits the module was planned against. A failure becomes an NN4001
+ * diagnostic at the `.nn` span of the IR node the kernel computes.
+ */
+import type { Diagnostic } from "../diagnostics.js";
+import type { Graph } from "../ir/graph.js";
+import { diag } from "../messages.js";
+import type { Span } from "../source.js";
+import { noSpan } from "../source.js";
+import type { NncDevice } from "../../runtime/device-core.js";
+import { formatCompileError } from "../../runtime/executor.js";
+import type { KernelPlan, PlanKernel } from "../../runtime/plan.js";
+import type { ModelProgram } from "../../runtime/program.js";
+
+export interface ValidationGraphs {
+  readonly step?: Graph;
+  readonly evaluate?: Graph;
+  readonly predict?: Graph;
+}
+
+export interface ValidationResult {
+  readonly diagnostics: readonly Diagnostic[];
+  /** Distinct kernels compiled. */
+  readonly kernels: number;
+  /** What the kernels were compiled on. */
+  readonly device: string;
+}
+
+type PlanName = "step" | "evaluate" | "predict";
+
+/** A device from the same adapter with WebGPU's default limits; `dev` itself if that fails. */
+async function defaultLimitsDevice(dev: NncDevice): Promise<{ device: GPUDevice; own: boolean }> {
+  if (!dev.adapter) return { device: dev.device, own: false };
+  try {
+    return { device: await dev.adapter.requestDevice(), own: true };
+  } catch {
+    return { device: dev.device, own: false };
+  }
+}
+
+/** Compiles one kernel; the error text, or undefined when it compiled. */
+async function compileKernel(device: GPUDevice, k: PlanKernel): Promise<string | undefined> {
+  device.pushErrorScope("validation");
+  const module = device.createShaderModule({ code: k.wgsl, label: k.name });
+  const info = await module.getCompilationInfo();
+  const moduleError = await device.popErrorScope();
+  if (info.messages.some((m) => m.type === "error")) {
+    return formatCompileError(k.wgsl, info.messages);
+  }
+  if (moduleError) return moduleError.message.trim();
+  device.pushErrorScope("validation");
+  let failure: string | undefined;
+  try {
+    const layout = device.createBindGroupLayout({
+      label: k.name,
+      entries: k.bindings.map((b) => ({
+        binding: b.binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: b.access === "read" ? "read-only-storage" : "storage" },
+      })),
+    });
+    await device.createComputePipelineAsync({
+      label: k.name,
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: k.entryPoint },
+    });
+  } catch (e) {
+    failure = e instanceof Error ? e.message.trim() : String(e);
+  }
+  const scopeError = await device.popErrorScope();
+  return failure ?? scopeError?.message.trim();
+}
+
+/**
+ * Compiles every distinct kernel of `program` on `dev`'s adapter with default limits. `graphs`
+ * (the lowered graphs the plans were made from) give each failing kernel its `.nn` span.
+ */
+export async function validateProgram(
+  program: ModelProgram,
+  dev: NncDevice,
+  graphs: ValidationGraphs = {},
+): Promise<ValidationResult> {
+  const seen = new Map<string, { plan: PlanName; kernel: PlanKernel }>();
+  const plans: [PlanName, KernelPlan][] = [
+    ["step", program.step],
+    ["evaluate", program.evaluate],
+    ["predict", program.predict],
+  ];
+  for (const [plan, p] of plans) {
+    for (const k of p.kernels) {
+      const key = `${k.entryPoint}\n${k.bindings.map((b) => b.access).join(",")}\n${k.wgsl}`;
+      if (!seen.has(key)) seen.set(key, { plan, kernel: k });
+    }
+  }
+  const { device, own } = await defaultLimitsDevice(dev);
+  try {
+    const entries = [...seen.values()];
+    const errors = await Promise.all(entries.map((e) => compileKernel(device, e.kernel)));
+    const diagnostics: Diagnostic[] = [];
+    entries.forEach((e, i) => {
+      const detail = errors[i];
+      if (detail === undefined) return;
+      const span: Span = graphs[e.plan]?.nodes[e.kernel.node]?.span ?? noSpan;
+      diagnostics.push(
+        diag("NN4001", span, {
+          op: e.kernel.op,
+          detail: `kernel ${e.kernel.name} (${e.plan}) does not compile on ${dev.description} with WebGPU's default limits:\n${detail}`,
+        }),
+      );
+    });
+    return { diagnostics, kernels: entries.length, device: dev.description };
+  } finally {
+    if (own) device.destroy();
+  }
+}

@@ -1,0 +1,447 @@
+/**
+ * @file What a module written by `nnc build` runs on: `ModelRunner`, a thin, checked layer over
+ * NncModel (the one execution path) that owns its device when it made one, validates every
+ * argument against the model's signature with messages that say what was expected, takes class
+ * indices for labels and bytes or floats for inputs, and refuses every call after `dispose()`.
+ * Also the packed program format a built module embeds: the ModelProgram with each kernel's WGSL
+ * replaced by an index into one table of distinct kernels (the forward kernels of the training,
+ * evaluation and prediction plans are mostly the same text). No Node imports.
+ */
+import type { NncDevice } from "./device-core.js";
+import type { Dataset } from "./data/dataset.js";
+import { nncError } from "./errors.js";
+import { type EpochResult, type Evaluation, NncModel } from "./model.js";
+import type { KernelPlan, PlanKernel } from "./plan.js";
+import type { ModelProgram } from "./program.js";
+
+export type { EpochResult, Evaluation } from "./model.js";
+export type { ModelProgram } from "./program.js";
+
+// ---------------------------------------------------------------------------------------------
+// The packed program
+
+export interface PackedKernel extends Omit<PlanKernel, "wgsl"> {
+  /** Index into the module's kernel table. */
+  readonly wgsl: number;
+}
+
+export interface PackedPlan extends Omit<KernelPlan, "kernels"> {
+  readonly kernels: readonly PackedKernel[];
+}
+
+export interface PackedProgram extends Omit<ModelProgram, "step" | "evaluate" | "predict"> {
+  readonly step: PackedPlan;
+  readonly evaluate: PackedPlan;
+  readonly predict: PackedPlan;
+}
+
+const planKeys = ["step", "evaluate", "predict"] as const;
+
+/** Splits the WGSL out of `program`: each distinct kernel text once, in first-use order. */
+export function packProgram(program: ModelProgram): {
+  program: PackedProgram;
+  kernels: string[];
+} {
+  const kernels: string[] = [];
+  const index = new Map<string, number>();
+  const packPlan = (plan: KernelPlan): PackedPlan => ({
+    ...plan,
+    kernels: plan.kernels.map((k) => {
+      let i = index.get(k.wgsl);
+      if (i === undefined) {
+        i = kernels.length;
+        kernels.push(k.wgsl);
+        index.set(k.wgsl, i);
+      }
+      return { ...k, wgsl: i };
+    }),
+  });
+  const [step, evaluate, predict] = planKeys.map((key) => packPlan(program[key]));
+  return { program: { ...program, step: step!, evaluate: evaluate!, predict: predict! }, kernels };
+}
+
+/** The inverse of `packProgram`. */
+export function unpackProgram(packed: PackedProgram, kernels: readonly string[]): ModelProgram {
+  const unpackPlan = (plan: PackedPlan): KernelPlan => ({
+    ...plan,
+    kernels: plan.kernels.map((k) => {
+      const wgsl = kernels[k.wgsl];
+      if (wgsl === undefined) {
+        throw nncError("NN5501", {
+          detail: `kernel ${k.name} refers to WGSL ${k.wgsl}, but the module has ${kernels.length} kernels`,
+        });
+      }
+      return { ...k, wgsl };
+    }),
+  });
+  return {
+    ...packed,
+    step: unpackPlan(packed.step),
+    evaluate: unpackPlan(packed.evaluate),
+    predict: unpackPlan(packed.predict),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runner
+
+export interface CreateOptions {
+  /** The device to run on; by default one the runtime acquires (and releases on `dispose`). */
+  readonly device?: GPUDevice;
+  /** Seed of the first parameter values (default: the train run's `seed`). */
+  readonly seed?: number;
+}
+
+/** Inputs as floats, or as bytes 0..255 (scaled by 1/255, as `nnc train` does with images). */
+export type InputArray = Float32Array | Uint8Array;
+
+/** One full training batch: `inputs` packs the samples row-major; `labels` are class indices. */
+export interface TrainingBatch {
+  readonly inputs: InputArray;
+  readonly labels: ArrayLike<number>;
+}
+
+/** Samples for `fit` and `evaluate`; `count` defaults to `labels.length`. */
+export interface TrainingData {
+  readonly inputs: InputArray;
+  readonly labels: ArrayLike<number>;
+  readonly count?: number;
+}
+
+export interface StepResult {
+  /** Mean loss over the batch. */
+  readonly loss: number;
+  /** Fraction of the batch classified correctly. */
+  readonly accuracy: number;
+}
+
+export interface FitOptions {
+  /** Default: the train run's `epochs`. */
+  readonly epochs?: number;
+  /** Evaluated after each epoch (`valLoss`, `valAccuracy`). */
+  readonly validation?: TrainingData;
+  /** Seed of the shuffle (default: the train run's `seed`). */
+  readonly seed?: number;
+  readonly shuffle?: boolean;
+  /** Called after each epoch; returning `false` stops training. */
+  readonly onEpoch?: (result: EpochResult) => void | boolean | Promise<void | boolean>;
+  /** Called at most every `progressMs` (default 250) during an epoch. */
+  readonly onProgress?: (p: {
+    epoch: number;
+    step: number;
+    steps: number;
+    loss: number;
+    accuracy: number;
+  }) => void;
+  readonly progressMs?: number;
+  /** Aborting stops training before the next step; `fit` rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+/** A device the runner may use, and what to do when it no longer needs it. */
+export interface DeviceLease {
+  readonly device: NncDevice;
+  release(): void;
+}
+
+/** How an entry (Node or browser) wraps a given device and acquires the default one. */
+export interface DeviceProvider {
+  wrap(device: GPUDevice): Promise<NncDevice>;
+  acquireDefault(): Promise<DeviceLease>;
+}
+
+/**
+ * Shares one default device between every model that did not get one: acquired on first use,
+ * destroyed when the last such model is disposed.
+ */
+export function sharedDevice(acquire: () => Promise<NncDevice>): () => Promise<DeviceLease> {
+  let current: Promise<NncDevice> | undefined;
+  let users = 0;
+  return async () => {
+    users++;
+    let dev: NncDevice;
+    try {
+      current ??= acquire();
+      dev = await current;
+    } catch (e) {
+      users--;
+      current = undefined;
+      throw e;
+    }
+    let released = false;
+    return {
+      device: dev,
+      release() {
+        if (released) return;
+        released = true;
+        if (--users === 0) {
+          current = undefined;
+          dev.destroy();
+        }
+      },
+    };
+  };
+}
+
+function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(", ")}]`;
+}
+
+function typeName(x: unknown): string {
+  if (x === null) return "null";
+  if (typeof x !== "object") return typeof x;
+  return (x as object).constructor?.name ?? "object";
+}
+
+export class ModelRunner {
+  private disposed = false;
+
+  private constructor(
+    private readonly model: NncModel,
+    private readonly lease: DeviceLease | undefined,
+  ) {}
+
+  /** Compiles the program's pipelines on the given or default device. */
+  static async create(
+    program: ModelProgram,
+    opts: CreateOptions,
+    provider: DeviceProvider,
+  ): Promise<ModelRunner> {
+    const options: unknown = opts ?? {};
+    if (typeof options !== "object" || options === null) {
+      throw nncError("NN5501", {
+        detail: `${program.model}.create(): expected an options object { device?, seed? }, got ${typeName(options)}`,
+      });
+    }
+    const { device, seed } = options as CreateOptions;
+    if (seed !== undefined && !Number.isInteger(seed)) {
+      throw nncError("NN5501", {
+        detail: `${program.model}.create(): seed must be an integer, got ${String(seed)}`,
+      });
+    }
+    let lease: DeviceLease | undefined;
+    let nnc: NncDevice;
+    if (device !== undefined) {
+      if (typeof device !== "object" || device === null || !("queue" in device)) {
+        throw nncError("NN5501", {
+          detail: `${program.model}.create(): device must be a GPUDevice, got ${typeName(device)}`,
+        });
+      }
+      nnc = await provider.wrap(device);
+    } else {
+      lease = await provider.acquireDefault();
+      nnc = lease.device;
+    }
+    try {
+      const model = await NncModel.create(
+        program,
+        nnc,
+        seed === undefined ? {} : { seed: seed >>> 0 },
+      );
+      return new ModelRunner(model, lease);
+    } catch (e) {
+      lease?.release();
+      throw e;
+    }
+  }
+
+  get program(): ModelProgram {
+    return this.model.program;
+  }
+
+  /** The samples each training step takes. */
+  get batchSize(): number {
+    return this.model.program.stepBatch;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Training steps taken so far. */
+  get steps(): number {
+    return this.model.stepCount;
+  }
+
+  private fail(method: string, detail: string): never {
+    throw nncError("NN5501", { detail: `${this.program.model}.${method}(): ${detail}` });
+  }
+
+  private check(method: string): void {
+    if (this.disposed) {
+      this.fail(
+        method,
+        `this model was disposed; create a new one with ${this.program.model}.create()`,
+      );
+    }
+  }
+
+  private get perSample(): number {
+    return numel(this.program.inputs[0]!.shape);
+  }
+
+  private sampleText(): string {
+    return `${shapeText(this.program.inputs[0]!.shape)}, ${this.perSample} values`;
+  }
+
+  /** The inputs as floats: bytes are scaled by 1/255; anything else is an error. */
+  private floats(method: string, what: string, x: unknown): Float32Array {
+    if (x instanceof Float32Array) return x;
+    if (x instanceof Uint8Array) {
+      const out = new Float32Array(x.length);
+      for (let k = 0; k < x.length; k++) out[k] = x[k]! / 255;
+      return out;
+    }
+    if (Array.isArray(x) && x.every((v) => typeof v === "number")) return Float32Array.from(x);
+    return this.fail(
+      method,
+      `${what} must be a Float32Array (or a Uint8Array of bytes), got ${typeName(x)}`,
+    );
+  }
+
+  private samples(method: string, what: string, x: unknown, count?: number): Float32Array {
+    const data = this.floats(method, what, x);
+    const per = this.perSample;
+    if (count !== undefined) {
+      if (!Number.isInteger(count) || count < 0) {
+        this.fail(method, `count must be a whole number of samples, got ${String(count)}`);
+      }
+      if (data.length !== count * per) {
+        this.fail(
+          method,
+          `expected ${what} of ${count} samples × ${per} values = ${count * per} values (each sample ${this.sampleText()}), got ${data.length} values`,
+        );
+      }
+    } else if (data.length % per !== 0 || data.length === 0) {
+      this.fail(
+        method,
+        `expected ${what} holding a whole, non-zero number of samples of shape ${this.sampleText()}, got ${data.length} values`,
+      );
+    }
+    return data;
+  }
+
+  /** Class indices as an Int32Array, each checked to be in [0, classes). */
+  private labels(method: string, labels: unknown, count: number): Int32Array {
+    const classes = this.program.classes;
+    if (
+      labels === null ||
+      typeof labels !== "object" ||
+      typeof (labels as ArrayLike<number>).length !== "number"
+    ) {
+      this.fail(method, `labels must be an array of class indices, got ${typeName(labels)}`);
+    }
+    const src = labels as ArrayLike<number>;
+    if (src.length !== count) {
+      this.fail(method, `expected ${count} labels (one class index per sample), got ${src.length}`);
+    }
+    const out = new Int32Array(count);
+    for (let k = 0; k < count; k++) {
+      const v = src[k]!;
+      if (!Number.isInteger(v) || v < 0 || v >= classes) {
+        this.fail(
+          method,
+          `label ${k} is ${String(v)}; labels are class indices 0 to ${classes - 1}`,
+        );
+      }
+      out[k] = v;
+    }
+    return out;
+  }
+
+  private dataset(method: string, data: TrainingData, what = "data"): Dataset {
+    if (data === null || typeof data !== "object") {
+      this.fail(method, `${what} must be { inputs, labels }, got ${typeName(data)}`);
+    }
+    const count = data.count ?? data.labels?.length;
+    if (count === undefined) this.fail(method, `${what}.labels is missing`);
+    const inputs = this.samples(method, `${what}.inputs`, data.inputs, count);
+    const labels =
+      data.labels.length === count
+        ? this.labels(method, data.labels, count)
+        : this.labels(method, Array.prototype.slice.call(data.labels, 0, count), count);
+    return {
+      source: `${this.program.model}.${method}() ${what}`,
+      // Already scaled: bytes were turned into floats above.
+      inputs,
+      sampleShape: this.program.inputs[0]!.shape,
+      labels,
+      count,
+      classes: this.program.classes,
+    };
+  }
+
+  /** One training step on exactly `batchSize` samples. */
+  async trainStep(batch: TrainingBatch): Promise<StepResult> {
+    const method = "trainStep";
+    this.check(method);
+    if (batch === null || typeof batch !== "object") {
+      this.fail(method, `expected a batch { inputs, labels }, got ${typeName(batch)}`);
+    }
+    const n = this.batchSize;
+    const x = this.samples(method, "batch.inputs", batch.inputs, n);
+    const labels = this.labels(method, batch.labels, n);
+    const classes = this.program.classes;
+    const y = new Float32Array(n * classes);
+    for (let k = 0; k < n; k++) y[k * classes + labels[k]!] = 1;
+    return this.model.trainStep(x, y);
+  }
+
+  async fit(data: TrainingData, opts: FitOptions = {}): Promise<EpochResult[]> {
+    const method = "fit";
+    this.check(method);
+    const ds = this.dataset(method, data);
+    if (ds.count < this.batchSize) {
+      this.fail(method, `${ds.count} samples are fewer than one batch of ${this.batchSize}`);
+    }
+    const { validation, ...rest } = opts ?? {};
+    const val = validation ? this.dataset(method, validation, "validation") : undefined;
+    return this.model.fit(ds, val ? { ...rest, validation: val } : rest);
+  }
+
+  /** Mean loss and accuracy over every sample of `data`. */
+  async evaluate(data: TrainingData): Promise<Evaluation> {
+    const method = "evaluate";
+    this.check(method);
+    return this.model.evaluate(this.dataset(method, data));
+  }
+
+  /** The model's output for each sample, `count` rows of the output shape back to back. */
+  async predict(inputs: InputArray, count?: number): Promise<Float32Array> {
+    const method = "predict";
+    this.check(method);
+    const x = this.samples(method, "inputs", inputs, count);
+    return this.model.predict(x);
+  }
+
+  /** The model's parameters and layer state as safetensors bytes. */
+  async saveWeights(): Promise<Uint8Array> {
+    this.check("saveWeights");
+    return this.model.saveWeights();
+  }
+
+  /** Loads weights saved by `saveWeights` or `nnc train`; every tensor's shape is checked. */
+  loadWeights(bytes: Uint8Array | ArrayBuffer): void {
+    const method = "loadWeights";
+    this.check(method);
+    const data =
+      bytes instanceof Uint8Array
+        ? bytes
+        : bytes instanceof ArrayBuffer
+          ? new Uint8Array(bytes)
+          : this.fail(method, `expected safetensors bytes (a Uint8Array), got ${typeName(bytes)}`);
+    this.model.loadWeights(data, `${this.program.model}.loadWeights()`);
+  }
+
+  /** Frees the model's GPU buffers (and its device, when the runtime acquired it). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.model.dispose();
+    this.lease?.release();
+  }
+}
