@@ -22,18 +22,16 @@ import {
   whereEmitter,
 } from "./elementwise.js";
 import {
-  argmaxEmitter,
   broadcastToEmitter,
   concatEmitter,
   gatherEmitter,
   padEmitter,
-  reduceMaxEmitter,
-  reduceSumEmitter,
   scatterAddEmitter,
   sliceEmitter,
   transposeEmitter,
 } from "./layout.js";
 import { matmulEmitter } from "./matmul.js";
+import { argmaxEmitter, reduceMaxEmitter, reduceSumEmitter } from "./reduce.js";
 
 const source = (): Emitted => ({ kind: "source" });
 

@@ -1,0 +1,242 @@
+/**
+ * @file Kernel parameters for the heavy kernels (matmul, convolutions) and the measured search
+ * that picks them per adapter. Emitters ask `tuned(op, key, limits)` for a configuration: the
+ * winner of an earlier search on the active adapter when one is cached, else a heuristic that
+ * was measured best on llvmpipe (so code generation works, and is deterministic, without a
+ * device). `autotune` runs the search: for each matmul/conv shape of a graph it compiles every
+ * candidate, times a few submissions of each on the device, keeps the fastest, and caches the
+ * winners per (adapter description, op, shape) in a JSON file (`.nnc-cache/tune.json` under
+ * the working directory, or NNC_TUNE_CACHE).
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { DeviceLimitsLike, KernelPlan, PlanBuffer } from "../../runtime/plan.js";
+import type { NncDevice } from "../../runtime/device-core.js";
+import { Executor } from "../../runtime/executor.js";
+import { type BufferDecl, grid, type KernelSource, u32 } from "./wgsl.js";
+
+/** Register blocking of the matmul kernel: each invocation computes a BM x BN output block. */
+export interface MatmulConfig {
+  /** Rows per invocation: 1, 2, 4 or 8. */
+  readonly bm: number;
+  /** Columns per invocation, a multiple of 4: 4 or 8. */
+  readonly bn: number;
+  /** Invocations per workgroup. */
+  readonly wg: number;
+}
+
+/** Register blocking of direct convolutions: output pixels x channels per invocation. */
+export interface ConvConfig {
+  /** Output pixels (along the width) per invocation. */
+  readonly px: number;
+  /** Output channels per invocation, a multiple of 4 when the channels allow vec4. */
+  readonly ch: number;
+  readonly wg: number;
+}
+
+export interface TuneConfigs {
+  readonly matmul: MatmulConfig;
+  readonly conv2d: ConvConfig;
+  readonly conv2d_grad_input: ConvConfig;
+}
+export type TunedOp = keyof TuneConfigs;
+
+/** A cache of winners: adapter description -> "op shape-key" -> configuration. */
+export type TuneTable = Record<string, Record<string, unknown>>;
+
+let active: { adapter: string; table: TuneTable } | undefined;
+
+/** Makes `table` (winners per adapter) the source of tuned configurations for `adapter`. */
+export function useTuning(adapter: string | undefined, table: TuneTable = {}): void {
+  active = adapter === undefined ? undefined : { adapter, table };
+}
+
+/** The configuration for `op` at `key`: a cached winner on the active adapter, else `fallback`. */
+export function tuned<K extends TunedOp>(
+  op: K,
+  key: string,
+  fallback: TuneConfigs[K],
+): TuneConfigs[K] {
+  const hit = active?.table[active.adapter]?.[`${op} ${key}`];
+  return (hit as TuneConfigs[K] | undefined) ?? fallback;
+}
+
+/** Where the cache lives: NNC_TUNE_CACHE, else `.nnc-cache/tune.json` in the working directory. */
+export function tuneCachePath(): string {
+  return process.env.NNC_TUNE_CACHE ?? join(process.cwd(), ".nnc-cache", "tune.json");
+}
+
+export function readTuneCache(path = tuneCachePath()): TuneTable {
+  if (!existsSync(path)) return {};
+  try {
+    const t = JSON.parse(readFileSync(path, "utf8")) as unknown;
+    return t && typeof t === "object" ? (t as TuneTable) : {};
+  } catch {
+    return {};
+  }
+}
+
+export function writeTuneCache(table: TuneTable, path = tuneCachePath()): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(table, null, 2) + "\n");
+  renameSync(tmp, path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernel wrappers with an explicit workgroup size
+
+interface WrapSpec {
+  /** Input buffers, in binding order. */
+  readonly inputs: readonly BufferDecl[];
+  /** Indices into the node's inputs, one per entry of `inputs`. */
+  readonly reads: readonly number[];
+  /** Element type of the output buffer, declared `out`. */
+  readonly output: string;
+  /** Invocations per workgroup (clamped to the device's limits). */
+  readonly wg: number;
+  /** Module-scope declarations (`var<workgroup>` arrays). */
+  readonly shared?: readonly string[];
+  /** Helper functions placed before the entry point. */
+  readonly helpers?: readonly string[];
+  readonly body: readonly string[];
+}
+
+export function clampWorkgroup(wg: number, limits: DeviceLimitsLike): number {
+  return Math.max(
+    1,
+    Math.min(wg, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX),
+  );
+}
+
+function wrap(
+  spec: WrapSpec,
+  wg: number,
+  groups: number,
+  limits: DeviceLimitsLike,
+  head: (flat: string) => string[],
+): KernelSource {
+  const g = grid(groups, limits);
+  const gx = g.dispatch[0];
+  const flat = g.dispatch[1] > 1 ? `wid.y * ${u32(gx)} + wid.x` : "wid.x";
+  const decls = spec.inputs.map(
+    (b, k) => `@group(0) @binding(${k}) var<storage, read> ${b.name}: array<${b.type}>;`,
+  );
+  decls.push(
+    `@group(0) @binding(${spec.inputs.length}) var<storage, read_write> out: array<${spec.output}>;`,
+  );
+  const lines = [
+    ...decls,
+    ...(spec.shared ?? []),
+    "",
+    ...(spec.helpers ?? []).flatMap((h) => [h, ""]),
+    `@compute @workgroup_size(${wg})`,
+    "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
+    ...head(flat).map((l) => `  ${l}`),
+    ...spec.body.map((l) => (l === "" ? "" : `  ${l}`)),
+    "}",
+    "",
+  ];
+  return {
+    wgsl: lines.join("\n"),
+    workgroupSize: [wg, 1, 1],
+    dispatch: g.dispatch,
+    reads: spec.reads,
+    ...(g.overLimit ? { overLimit: g.overLimit } : {}),
+  };
+}
+
+/** One invocation per item: the body sees `i: u32` in [0, total) (and `lid`). */
+export function itemsKernel(
+  spec: WrapSpec & { readonly total: number },
+  limits: DeviceLimitsLike,
+): KernelSource {
+  const wg = clampWorkgroup(spec.wg, limits);
+  return wrap(spec, wg, Math.ceil(spec.total / wg), limits, (flat) => [
+    `let i = ${flat === "wid.x" ? flat : `(${flat})`} * ${u32(wg)} + lid;`,
+    `if (i >= ${u32(spec.total)}) {`,
+    "  return;",
+    "}",
+  ]);
+}
+
+/**
+ * One workgroup per group: the body sees the workgroup-uniform `g: u32` in [0, groups) and
+ * `lid` in [0, wg), so it may use workgroup barriers. `wg` is not clamped (the body's shared
+ * arrays depend on it): callers clamp it with `clampWorkgroup` first.
+ */
+export function groupKernel(
+  spec: WrapSpec & { readonly groups: number },
+  limits: DeviceLimitsLike,
+): KernelSource {
+  return wrap(spec, spec.wg, spec.groups, limits, (flat) => {
+    const folded = flat !== "wid.x";
+    return folded
+      ? [`let g = ${flat};`, `if (g >= ${u32(spec.groups)}) {`, "  return;", "}"]
+      : ["let g = wid.x;"];
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring
+
+/**
+ * Wall milliseconds per run of kernel `k` on `dev`, its bindings backed by zero-filled buffers
+ * of `bytes[b]` bytes (the output last): the median of `trials` submissions of `reps` runs each
+ * (after one warm-up submission).
+ */
+export async function timeKernel(
+  dev: NncDevice,
+  k: KernelSource,
+  bytes: readonly number[],
+  opts: { reps?: number; trials?: number } = {},
+): Promise<number> {
+  const reps = opts.reps ?? 3;
+  const trials = opts.trials ?? 3;
+  const buffers: PlanBuffer[] = bytes.map((size, id) => ({
+    id,
+    size: Math.max(4, Math.ceil(size / 4) * 4),
+    role: id === bytes.length - 1 ? "output" : "input",
+  }));
+  const plan: KernelPlan = {
+    version: 1,
+    buffers,
+    variables: [],
+    inputs: [],
+    kernels: [
+      {
+        name: "tune",
+        wgsl: k.wgsl,
+        entryPoint: "main",
+        workgroupSize: k.workgroupSize,
+        dispatch: k.dispatch,
+        bindings: bytes.map((_, b) => ({
+          binding: b,
+          buffer: b,
+          access: b === bytes.length - 1 ? "read_write" : "read",
+        })),
+        node: 0,
+        op: "tune",
+        location: "tune",
+      },
+    ],
+    outputs: [],
+    updates: [],
+  };
+  const ex = await Executor.create(dev, plan);
+  try {
+    await ex.submit(1);
+    const times: number[] = [];
+    for (let t = 0; t < trials; t++) {
+      const t0 = performance.now();
+      await ex.submit(reps);
+      times.push((performance.now() - t0) / reps);
+    }
+    times.sort((a, b) => a - b);
+    return times[Math.floor(times.length / 2)]!;
+  } finally {
+    ex.dispose();
+  }
+}
+
+export type { DeviceLimitsLike };
