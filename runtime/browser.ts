@@ -1,4 +1,3 @@
-/// <reference types="@webgpu/types" preserve="true" />
 /**
  * @file The browser entry of the runtime that modules written by `nnc build` import
  * (`nnc/runtime/embed` resolves here outside Node; `nnc/runtime/browser` always does): wrap a

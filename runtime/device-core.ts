@@ -8,6 +8,18 @@
 import { NncError, type RuntimeErrorCode } from "./errors.js";
 import type { DeviceLimitsLike } from "./plan.js";
 
+declare global {
+  // The WebGPU names the runtime's declarations mention. Empty interfaces merge with WebGPU's
+  // own types where a project has them (TypeScript's DOM library, or @webgpu/types) and keep the
+  // declarations valid where it has neither (a Node project with `lib: ["es2022"]`).
+  interface GPU {}
+  interface GPUAdapter {}
+  interface GPUDevice {}
+  interface GPUCommandEncoder {}
+  interface GPUCompilationMessage {}
+  interface GPUSupportedLimits {}
+}
+
 export const deviceMessages = {
   NN4601: "no WebGPU adapter could be created ({tried})",
   NN4602: "the WebGPU device was lost: {reason}",

@@ -1,4 +1,3 @@
-/// <reference types="@webgpu/types" preserve="true" />
 /**
  * @file The Node entry of the runtime that modules written by `nnc build` import
  * (`nnc/runtime/embed` resolves here under Node): the same API as the browser entry, with the
