@@ -4,7 +4,8 @@
  * driven through (1) a compile phase: the first training step and the first
  * inference batch, timed together as `compile_seconds`; (2) a few untimed
  * warm-up steps; (3) a timed training phase of `--steps N` steps, or of
- * `timedSeconds` when no step count is given, giving training images/s;
+ * `timedSeconds` (or until `trainImages` is reached, whichever is first) when
+ * no step count is given, giving training images/s;
  * (4) untimed training until `trainImages` images have been seen or
  * `epochLimitSeconds` of training have passed (then the accuracy is flagged
  * as capped); (5) a timed pass over the test set giving inference images/s
@@ -200,10 +201,13 @@ export async function runProtocol(
     const tTrain = now();
     let steps = 0;
     for (;;) {
+      // A time-budget phase also ends where the accuracy budget does, so
+      // fast systems do not train on more than `trainImages` images.
       const done =
         opts.timedSteps !== null
           ? steps + 1 >= opts.timedSteps
-          : now() - tTrain >= opts.timedSeconds || steps > 1e6;
+          : now() - tTrain >= opts.timedSeconds ||
+            stream.imagesSeen + 2 * opts.batchSize > opts.trainImages;
       const b = stream.next();
       const wantLoss = done || (steps + 1) % opts.lossEvery === 0;
       const loss = await trainer.step(b.x, b.y, wantLoss);

@@ -197,7 +197,7 @@ function runWorker(
       partial = lines.pop()!;
       for (const line of lines) {
         if (verbose || line.startsWith("[bench]")) process.stderr.write(`${line}\n`);
-        if (line.trim()) stderrTail = [...stderrTail.slice(-9), line];
+        if (line.trim()) stderrTail = [...stderrTail.slice(-29), line];
       }
     });
     const timer = setTimeout(() => {
@@ -211,14 +211,20 @@ function runWorker(
         resolve(JSON.parse(line.slice(ROW_MARKER.length)) as BenchRow);
         return;
       }
+      // The most telling line of a crash is the last one naming an error
+      // (Node ends an uncaught exception's report with its version line).
+      const telling = [...stderrTail].reverse().find((l) => /error|abort|fault/i.test(l));
       const why = timedOut
         ? `timeout: no result after ${timeoutSeconds} s`
-        : `worker died (${signal ?? `exit ${code}`}): ${stderrTail[stderrTail.length - 1] ?? "no output"}`;
+        : `${WORKER_DIED} (${signal ?? `exit ${code}`}): ${(telling ?? stderrTail[stderrTail.length - 1] ?? "no output").trim()}`;
       const row = errorRow(system, backend, model, why);
       resolve({ ...row, peak_rss_mb: null });
     });
   });
 }
+
+/** How a row whose worker produced no result starts its `error`. */
+const WORKER_DIED = "worker died";
 
 /** Default per-row timeout: every phase's budget plus generous slack for compilation and inference. */
 function rowTimeout(opts: BenchOptions): number {
@@ -260,7 +266,8 @@ export function formatTable(rows: readonly ReportRow[]): string {
     r.loss_first === null || r.loss_last === null
       ? "-"
       : `${r.loss_first.toFixed(3)} -> ${r.loss_last.toFixed(3)}`,
-    r.error ?? "",
+    r.error ??
+      (r.notes.includes("retried after") ? r.notes.slice(r.notes.indexOf("retried after")) : ""),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const right = new Set([3, 4, 5, 6, 8]);
@@ -302,7 +309,17 @@ async function main(): Promise<void> {
     for (const { system, backend } of TARGETS) {
       if (!selected(cli.only, system, backend)) continue;
       process.stderr.write(`[bench] ${system} ${backend} ${model} ...\n`);
-      const row = await runWorker(system, backend, model, cli.bench, timeout, cli.verbose);
+      let row = await runWorker(system, backend, model, cli.bench, timeout, cli.verbose);
+      if (row.error?.startsWith(WORKER_DIED)) {
+        // A worker can die on something outside the measurement (e.g. a build
+        // rewriting dist/ while it loads); try once more and say so.
+        process.stderr.write(
+          `[bench] ${system}/${backend}/${model}: ${row.error}; retrying once\n`,
+        );
+        const first = row.error;
+        row = await runWorker(system, backend, model, cli.bench, timeout, cli.verbose);
+        row = { ...row, notes: [row.notes, `retried after: ${first}`].filter((n) => n).join("; ") };
+      }
       if (row.error)
         process.stderr.write(`[bench] ${system}/${backend}/${model}: error: ${row.error}\n`);
       rows.push(row);
