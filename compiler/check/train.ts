@@ -691,12 +691,26 @@ export function buildForward(e: Elab, cfg: TrainConfig, withLoss: boolean): Forw
 }
 
 /** Scope for a multi-model step's loss: data fields (`image`, `label`) and noise tensors. */
-export function stepScope(e: Elab, cfg: TrainConfig): Scope {
+export function stepScope(
+  e: Elab,
+  cfg: TrainConfig,
+  steps: readonly StepConfig[] = cfg.steps,
+): Scope {
   const file = e.program.fileOf.get(cfg.decl)!;
   const scope = new Scope(null, file);
+  // Only the data fields some step's loss mentions become graph inputs.
+  const used = new Set<string>();
+  const walk = (x: unknown): void => {
+    if (!x || typeof x !== "object") return;
+    if (Array.isArray(x)) return x.forEach(walk);
+    const n = x as { kind?: string; name?: unknown };
+    if (n.kind === "Ident" && typeof n.name === "string") used.add(n.name);
+    for (const [k, v] of Object.entries(x)) if (k !== "span" && k !== "opSpan") walk(v);
+  };
+  for (const st of steps) walk(st.loss);
   if (cfg.data) {
     const ds = dataShapes(cfg.data);
-    if (ds.features) {
+    if (ds.features && used.has("image")) {
       const image = e.b.source(
         "input",
         "image",
@@ -705,7 +719,7 @@ export function stepScope(e: Elab, cfg: TrainConfig): Scope {
       );
       scope.set("image", { kind: "tensor", node: image, batched: true }, "let");
     }
-    if (ds.classes !== null) {
+    if (ds.classes !== null && used.has("label")) {
       const label = e.b.source(
         "input",
         "label",

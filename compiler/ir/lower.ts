@@ -325,7 +325,7 @@ export function lowerTrainChecked(
     cfg.steps.forEach((s, i) => {
       const e = newElab(checked, cfg.seed, opts, true, choices, searches, prefix, 1000 * i);
       e.step(s.span);
-      const scope = stepScope(e, cfg);
+      const scope = stepScope(e, cfg, [s]);
       const perSample = buildStepLoss(e, cfg, s, scope);
       if (perSample) {
         const states = new Map(e.stateUpdates);
