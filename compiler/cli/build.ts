@@ -21,6 +21,7 @@ import {
   emitModuleParts,
   emitStandaloneDeclarations,
   moduleNames,
+  standaloneBanner,
   type EmitOptions,
 } from "../emit/module.js";
 import { formatBytes, printProgram, printWgsl } from "../emit/print.js";
@@ -236,6 +237,7 @@ export async function run(args: string[]): Promise<number> {
         const js = await bundleStandalone(ts, {
           minify: f.minify === true,
           sourcefile: `${name}.ts`,
+          banner: standaloneBanner(program, opts),
         });
         const dts = await formatTypeScript(emitStandaloneDeclarations(program, opts), dtsPath);
         removeStale(tsPath);

@@ -15,6 +15,8 @@ export interface BundleOptions {
   readonly sourcefile?: string;
   /** The runtime specifier the module imports (default `nnc/runtime/embed`). */
   readonly runtime?: string;
+  /** Text put first in the bundle, e.g. a header comment. */
+  readonly banner?: string;
 }
 
 /** One self-contained ES module from the TypeScript module `source`. */
@@ -36,6 +38,7 @@ export async function bundleStandalone(source: string, opts: BundleOptions = {})
     target: "es2022",
     minify: opts.minify ?? false,
     legalComments: "none",
+    ...(opts.banner ? { banner: { js: opts.banner } } : {}),
     logLevel: "silent",
     plugins: [
       {

@@ -392,6 +392,17 @@ export function emitModuleParts(program: ModelProgram, opts: EmitOptions = {}): 
   return { skeleton, holes };
 }
 
+/** The header comment of a `--standalone` bundle. */
+export function standaloneBanner(program: ModelProgram, opts: EmitOptions = {}): string {
+  const names = moduleNames(program);
+  return header(
+    program,
+    names,
+    opts,
+    "a standalone module (runtime included; it imports nothing)",
+  ).trimEnd();
+}
+
 /** The TypeScript module for `program`, unformatted. */
 export function emitModule(program: ModelProgram, opts: EmitOptions = {}): string {
   const parts = emitModuleParts(program, opts);
