@@ -807,8 +807,18 @@ export class Elab {
   call(f: FnValue, more: BoundArgs, span: Span): Value {
     const params = this.paramList(f.fn);
     const name = fnName(f.fn);
-    const positional = [...f.args.positional, ...more.positional];
+    const positional = [...f.args.positional];
     const named = new Map(f.args.named);
+    if (f.args.named.size === 0) positional.push(...more.positional);
+    else {
+      // Arguments of a later call fill the parameters a partial application left unset.
+      const free = params.slice(positional.length).filter((p) => !named.has(p.name));
+      more.positional.forEach((a, i) => {
+        const p = free[i];
+        if (p) named.set(p.name, a);
+        else positional.push(a);
+      });
+    }
     if (positional.length > params.length) {
       const extra = positional[params.length]!;
       return this.report("NN2006", extra.span, {

@@ -111,7 +111,7 @@ function denseGrads(): { loss: number; dw: number[]; db: number[] } {
   return { loss, dw, db };
 }
 
-function tinyStep(optimizer: string) {
+function tinyStep(optimizer: string, step = 1) {
   const p = inline(`
     model Tiny(x: [3]) -> [2] { x |> dense(2) }
     train Tiny {
@@ -131,7 +131,7 @@ function tinyStep(optimizer: string) {
     inputs: new Map([
       ["x", X],
       ["label", Y],
-      ["step", [1]],
+      ["step", [step]],
     ]),
     variables: vars,
   });
@@ -193,6 +193,34 @@ test("momentum with nesterov follows Keras", () => {
   close(
     out.get("update:dense.b")!.data,
     B.map((b, i) => b + 0.9 * (-0.1 * g.db[i]!) - 0.1 * g.db[i]!),
+  );
+});
+
+test("RMSprop and AdamW follow Keras", () => {
+  const g = denseGrads();
+  const rms = tinyStep("rmsprop(lr: 0.01)").out;
+  close(
+    rms.get("update:dense.b")!.data,
+    B.map((b, i) => b - (0.01 * g.db[i]!) / (Math.sqrt(0.1 * g.db[i]! ** 2) + 1e-7)),
+  );
+  const aw = tinyStep("adamw(lr: 0.01, weight_decay: 0.1)").out;
+  const step = (p: number, gr: number) =>
+    p -
+    0.01 * 0.1 * p -
+    ((0.01 * Math.sqrt(1 - 0.999)) / 0.1) * ((0.1 * gr) / (Math.sqrt(0.001 * gr * gr) + 1e-7));
+  close(
+    aw.get("update:dense.w")!.data,
+    W.map((w, i) => step(w, g.dw[i]!)),
+  );
+});
+
+test("a cosine schedule is evaluated at the step fed in", () => {
+  const g = denseGrads();
+  const lr = 0.5 * 0.1 * (1 + Math.cos((Math.PI * 3) / 10));
+  const { out } = tinyStep("sgd(lr: cosine(from: 0.1, total: 10))", 3);
+  close(
+    out.get("update:dense.b")!.data,
+    B.map((b, i) => b - lr * g.db[i]!),
   );
 });
 
