@@ -11,6 +11,7 @@ import { checkFile } from "../../compiler/index.js";
 import type { CheckedProgram } from "../../compiler/check/index.js";
 import { lowerTrain, lowerTrainChecked } from "../../compiler/ir/lower.js";
 import { evaluateOutputs } from "../../compiler/reference.js";
+import { verifyGraph } from "../../compiler/ir/verify.js";
 import type { Graph } from "../../compiler/ir/graph.js";
 import { fromRoot, repoRoot } from "../util/golden.js";
 
@@ -340,6 +341,26 @@ test("symbolic lengths must be bound to lower", () => {
   const t = lowerTrain(p, "Sentiment", { batch: 2, bindings: { T: 4 } });
   assert.equal(shapeOf(t.step, "tokens"), [2, 4]);
   assert.is(t.step.nodes.filter((n) => n.op === "concat").length >= 1, true);
+});
+
+test("every example lowers to graphs the IR verifier accepts", () => {
+  const cases: [string, string, Record<string, number>][] = [
+    ["examples/mnist.nn", "Mnist", {}],
+    ["examples/mlp.nn", "Mlp", {}],
+    ["examples/residual.nn", "ResNet", {}],
+    ["examples/sentiment.nn", "Sentiment", { T: 3 }],
+    ["examples/gan.nn", "Gan", {}],
+    ["examples/finetune.nn", "FineTune", {}],
+    ["examples/search.nn", "Search", {}],
+  ];
+  for (const [file, train, bindings] of cases) {
+    const t = lowerTrain(program(file), train, { batch: 2, bindings });
+    const graphs = [...t.steps.map((s) => s.graph), t.evaluate, t.predict].filter(
+      (g): g is Graph => g !== null,
+    );
+    for (const g of graphs)
+      assert.equal(verifyGraph(g, { concrete: true }), [], `${file} ${train}`);
+  }
 });
 
 test.run();
