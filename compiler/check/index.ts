@@ -15,6 +15,7 @@ import { BATCH, Elab, type LayerRow } from "./elaborate.js";
 import { runModel } from "./model.js";
 import { type ParamRef, applyOptimizer } from "./optimizer.js";
 import type { Program } from "./program.js";
+import { resolveNames } from "./resolve.js";
 import { didYouMean } from "./suggest.js";
 import {
   type TrainConfig,
@@ -252,6 +253,17 @@ export function checkProgram(program: Program): {
     const r = checkTrain(program, decl);
     diagnostics.push(...r.diagnostics);
     trains.set(decl.name.name, r.train);
+  }
+  // Unknown names in bodies elaboration never reached (e.g. blocks nobody calls).
+  const at = new Set(diagnostics.map((d) => `${d.span.file}:${d.span.start}`));
+  const inner = new Set(
+    diagnostics.flatMap((d) =>
+      d.notes.map((n) => (n.span ? `${n.span.file}:${n.span.start}` : "")),
+    ),
+  );
+  for (const d of resolveNames(program)) {
+    const k = `${d.span.file}:${d.span.start}`;
+    if (!at.has(k) && !inner.has(k)) diagnostics.push(d);
   }
   return { program: { program, models, trains }, diagnostics: dedupe(diagnostics) };
 }

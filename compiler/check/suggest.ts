@@ -32,7 +32,10 @@ export function closest(name: string, candidates: Iterable<string>): string | un
   let bestDist = Infinity;
   for (const c of candidates) {
     if (c === name) continue;
-    const dist = c.toLowerCase() === lower ? 0.5 : editDistance(lower, c.toLowerCase());
+    const folded = editDistance(lower, c.toLowerCase());
+    // Case differences cost less than other edits, but more than none.
+    const dist =
+      c.toLowerCase() === lower ? 0.5 : folded + (editDistance(name, c) > folded ? 0.25 : 0);
     if (dist < bestDist || (dist === bestDist && best !== undefined && c < best)) {
       best = c;
       bestDist = dist;
