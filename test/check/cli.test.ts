@@ -8,6 +8,30 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { fromRoot, repoRoot } from "../util/golden.js";
 
+/** Runs a command module in this process, capturing its output (fast, for the many small cases). */
+async function inProcess(command: "check" | "summary", ...args: string[]) {
+  const mod =
+    command === "check"
+      ? await import("../../compiler/cli/check.js")
+      : await import("../../compiler/cli/summary.js");
+  let stdout = "";
+  let stderr = "";
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  const cwd = process.cwd();
+  process.stdout.write = ((s: string) => ((stdout += s), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => ((stderr += s), true)) as typeof process.stderr.write;
+  process.chdir(repoRoot);
+  try {
+    const code = await mod.run(args);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+    process.chdir(cwd);
+  }
+}
+
 function nnc(...args: string[]) {
   const r = spawnSync(process.execPath, [fromRoot("dist/bin/nnc.js"), ...args], {
     cwd: repoRoot,
@@ -39,8 +63,13 @@ test("nnc check renders file:line:col, the code, the line and a caret underline"
   assert.ok(!/\bat .*\.js:\d+/.test(r.stderr), "no stack trace");
 });
 
-test("nnc check --format json prints diagnostics as JSON on stdout", () => {
-  const r = nnc("check", "--format", "json", "test/golden/check/name-misspelt-layer/input.nn");
+test("nnc check --format json prints diagnostics as JSON on stdout", async () => {
+  const r = await inProcess(
+    "check",
+    "--format",
+    "json",
+    "test/golden/check/name-misspelt-layer/input.nn",
+  );
   assert.is(r.code, 1);
   const json = JSON.parse(r.stdout) as {
     code: string;
@@ -55,10 +84,13 @@ test("nnc check --format json prints diagnostics as JSON on stdout", () => {
   assert.match(json[0]!.message, /did you mean 'conv2d'/);
 });
 
-test("usage errors and missing files exit 2", () => {
-  assert.is(nnc("check").code, 2);
-  assert.is(nnc("check", "no/such/file.nn").code, 2);
-  assert.is(nnc("summary", "--format", "xml").code, 2);
+test("usage errors and missing files exit 2", async () => {
+  assert.is((await inProcess("check")).code, 2);
+  assert.is((await inProcess("check", "no/such/file.nn")).code, 2);
+  assert.is((await inProcess("check", "--format", "xml", "examples/mnist.nn")).code, 2);
+  assert.is((await inProcess("summary")).code, 2);
+  assert.is((await inProcess("summary", "no/such/file.nn")).code, 2);
+  assert.is((await inProcess("summary", "--format", "xml")).code, 2);
 });
 
 test("nnc summary examples/mnist.nn: Keras-style table, 54,410 parameters", () => {
@@ -71,18 +103,18 @@ test("nnc summary examples/mnist.nn: Keras-style table, 54,410 parameters", () =
   assert.match(r.stdout, /Non-trainable params: 0\n/);
 });
 
-test("nnc summary --model picks a model; an unknown one is an error with a suggestion", () => {
-  const r = nnc("summary", "examples/gan.nn", "--model", "Discriminator");
+test("nnc summary --model picks a model; an unknown one is an error with a suggestion", async () => {
+  const r = await inProcess("summary", "examples/gan.nn", "--model", "Discriminator");
   assert.is(r.code, 0);
   assert.match(r.stdout, /Model: "Discriminator"/);
   assert.match(r.stdout, /Total params: 201,217/);
-  const bad = nnc("summary", "examples/gan.nn", "--model", "Discriminater");
+  const bad = await inProcess("summary", "examples/gan.nn", "--model", "Discriminater");
   assert.is(bad.code, 1);
   assert.match(bad.stderr, /did you mean 'Discriminator'/);
 });
 
-test("nnc summary of a file with errors reports them and exits 1", () => {
-  const r = nnc("summary", "test/golden/check/shape-broadcast/input.nn");
+test("nnc summary of a file with errors reports them and exits 1", async () => {
+  const r = await inProcess("summary", "test/golden/check/shape-broadcast/input.nn");
   assert.is(r.code, 1);
   assert.match(r.stderr, /error NN2010/);
 });
