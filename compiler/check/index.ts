@@ -7,7 +7,7 @@
  * variables) and train configurations; lowering re-elaborates from it with concrete sizes.
  */
 import type * as ast from "../ast.js";
-import type { Shape } from "../dims.js";
+import { type Shape, formatShape, shapeEq } from "../dims.js";
 import type { Diagnostic } from "../diagnostics.js";
 import type { Variable } from "../ir/graph.js";
 import type { DType } from "../primitives.js";
@@ -21,6 +21,7 @@ import {
   type TrainConfig,
   buildForward,
   buildStepLoss,
+  dataShapes,
   dataSize,
   stepScope,
   trainConfig,
@@ -141,6 +142,28 @@ function checkTrainOnce(
 
   if (config.steps.length === 0) {
     const fwd = buildForward(e, config, true);
+    const first = fwd?.run.inputs[0];
+    if (first && config.validate && config.data) {
+      // The validation data must look like the training data.
+      const v = dataShapes(config.validate);
+      const d = dataShapes(config.data);
+      const vs = decl.entries.find((x) => x.kind === "Setting" && x.key.name === "validate");
+      const span = vs && vs.kind === "Setting" ? vs.value.span : decl.name.span;
+      if (v.features && !shapeEq(v.features, first.shape)) {
+        e.report("NN3008", span, {
+          model: config.model!.decl.name.name,
+          input: first.name,
+          expected: formatShape(first.shape),
+          found: formatShape(v.features),
+        });
+      } else if (v.classes !== null && d.classes !== null && v.classes !== d.classes) {
+        e.report("NN3004", span, {
+          name: "validate",
+          expected: `labels of ${d.classes} classes like the training data`,
+          found: `${v.classes} classes`,
+        });
+      }
+    }
     if (fwd) {
       const layers = [...new Set(e.b.variables.map((v) => v.layer))];
       for (const f of config.freeze) {
