@@ -11,7 +11,16 @@ import { loadProgram } from "./check/program.js";
 
 export type { CheckedModel, CheckedProgram, CheckedTrain } from "./check/index.js";
 export { formatSummary, summarize, type Summary, type SummaryRow } from "./check/summary.js";
-export { lowerTrain, type LoweredTrain, type LowerOptions } from "./ir/lower.js";
+export {
+  lowerTrain,
+  lowerTrainChecked,
+  LowerError,
+  type LoweredInput,
+  type LoweredStep,
+  type LoweredTrain,
+  type LowerOptions,
+} from "./ir/lower.js";
+export type { DataSource } from "./check/values.js";
 export { type Diagnostic, diagnosticToJson, renderDiagnostic, SourceMap } from "./diagnostics.js";
 
 export interface CheckOptions {
