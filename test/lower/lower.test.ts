@@ -348,6 +348,7 @@ test("every example lowers to graphs the IR verifier accepts", () => {
     ["examples/mnist.nn", "Mnist", {}],
     ["examples/mlp.nn", "Mlp", {}],
     ["examples/residual.nn", "ResNet", {}],
+    ["examples/rows.nn", "Rows", {}],
     ["examples/sentiment.nn", "Sentiment", { T: 3 }],
     ["examples/gan.nn", "Gan", {}],
     ["examples/finetune.nn", "FineTune", {}],
