@@ -8,7 +8,7 @@
  * reports a diagnostic rather than throwing.
  */
 import { type Dim, type Shape, dimEq, dimMul, formatShape, numel } from "../dims.js";
-import type { InitSpec, OpKind, Pads, UnaryOp } from "../primitives.js";
+import type { InitSpec, Pads, UnaryOp } from "../primitives.js";
 import type { Span } from "../source.js";
 import type { Elab } from "./elaborate.js";
 import {
@@ -769,12 +769,3 @@ augment("random_zoom", "factor");
 augment("random_flip", "");
 
 export const builtins: ReadonlyMap<string, Builtin> = table;
-
-/** Names of primitives reachable through builtins (documentation and tests). */
-export const builtinPrimitives: readonly OpKind[] = [
-  "matmul",
-  "conv2d",
-  "maxpool2d",
-  "avgpool2d",
-  "gather",
-];

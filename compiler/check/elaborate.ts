@@ -40,7 +40,6 @@ import {
   bool,
   describe,
   float,
-  fnKind,
   fnName,
   int,
   noArgs,
@@ -1383,5 +1382,3 @@ export function declaresVariables(body: ast.Body): boolean {
     ) || inExpr(body.result)
   );
 }
-
-export { fnKind };

@@ -212,9 +212,7 @@ function checkTrainOnce(
   } else {
     const scope = stepScope(e, config);
     for (const s of config.steps) {
-      const before = e.b.variables.length;
       const loss = buildStepLoss(e, config, s, scope);
-      void before;
       if (!loss) continue;
       const prefixes = s.updates.map((m) => `${m}/`);
       const params = e.b.variables.filter(

@@ -7,7 +7,7 @@
  * like any block call, recording the model's top-level layer rows.
  */
 import type * as ast from "../ast.js";
-import { type Dim, type Shape, formatShape } from "../dims.js";
+import type { Dim, Shape } from "../dims.js";
 import type { DType } from "../primitives.js";
 import type { Span } from "../source.js";
 import { type Elab, type LayerRow, Scope } from "./elaborate.js";
@@ -97,8 +97,4 @@ export function runModel(
   if (!ok) return { inputs, output: { kind: "error" }, rows };
   const output = e.callBlock(decl, bound, span, rows);
   return { inputs, output, rows };
-}
-
-export function describeShape(shape: Shape): string {
-  return formatShape(shape);
 }

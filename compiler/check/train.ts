@@ -762,5 +762,3 @@ export function buildStepLoss(
   }
   return t;
 }
-
-export { describe };

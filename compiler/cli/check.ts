@@ -7,7 +7,6 @@
 import { existsSync, statSync } from "node:fs";
 import { type CheckResult, checkFile } from "../index.js";
 import {
-  type Diagnostic,
   type JsonDiagnostic,
   SourceMap,
   diagnosticToJson,
