@@ -863,10 +863,14 @@ export class Elab {
     return l && l.rows && this.frames.length === l.frameDepth ? l : null;
   }
 
+  /** The next free Keras-style name for `base` (`dense`, `dense_1`, ...), unique in the scope. */
   private allocName(scope: LayerScope, base: string): string {
-    const n = scope.counters.get(base) ?? 0;
+    let n = scope.counters.get(base) ?? 0;
+    let name = n === 0 ? base : `${base}_${n}`;
+    while (scope.counters.has(`=${name}`)) name = `${base}_${++n}`;
     scope.counters.set(base, n + 1);
-    return n === 0 ? base : `${base}_${n}`;
+    scope.counters.set(`=${name}`, 1);
+    return name;
   }
 
   private countVars(from: number): { params: Dim; state: Dim } {
@@ -1213,6 +1217,16 @@ export class Elab {
     const layer = this.currentLayer();
     const name = `${layer}.${s.name.name}`;
     const v: Variable = { name, kind, shape, dtype, init, layer, span: s.span };
+    const earlier = this.b.variables.find((x) => x.name === name);
+    if (earlier && formatShape(earlier.shape) !== formatShape(shape)) {
+      this.report("NN2034", s.type.span, {
+        name,
+        shape: formatShape(shape),
+        earlier: formatShape(earlier.shape),
+      });
+      scope.set(s.name.name, ERR, kind);
+      return;
+    }
     const node = this.b.variable(v);
     scope.set(s.name.name, { kind: "tensor", node, batched: false }, kind, name);
   }
@@ -1223,6 +1237,11 @@ export class Elab {
     if (v.kind === "fn" && v.fn.kind !== "optimizer") {
       const params = this.paramList(v.fn);
       const given = this.bindNames(params, v.args);
+      const symbol = shape.find((d) => typeof d === "string");
+      if (symbol !== undefined && params.some((p) => p.name === "shape")) {
+        this.report("NN2035", e.span, { shape: formatShape(shape), dim: symbol });
+        return null;
+      }
       const more = new Map<string, ArgValue>();
       if (params.some((p) => p.name === "shape") && !given.has("shape")) {
         more.set("shape", {

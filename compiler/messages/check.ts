@@ -40,6 +40,10 @@ export const checkMessages = {
   NN2031: "cannot reshape {from} ({n} elements) to {to} ({m} elements)",
   NN2032: "'...' is only allowed in the shapes of inputs and arguments",
   NN2033: "{what} is not allowed here: {why}",
+  NN2035:
+    "cannot initialize a variable of shape {shape}: {dim} has no fixed size; parameters need fixed sizes (give the input a number for it)",
+  NN2034:
+    "{name} would be {shape} here but is {earlier} from an earlier call of the same layer; a model called twice must get inputs of the same shape",
 
   // Train settings
   NN3001: "unknown setting '{name}'{hint}",

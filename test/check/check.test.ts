@@ -86,6 +86,21 @@ test("a second call of a layer block is a new layer; bias = false omits b", () =
   assert.equal(vars, ["dense.w:4x3", "dense_1.w:3x2", "dense_1.b:2"]);
 });
 
+test("layer names skip names already taken (a user block called dense_1)", () => {
+  const r = check(
+    `block dense_1(x) { x } model N(x: [4]) -> [2] { x |> dense(3) |> dense_1 |> dense(2) }`,
+  );
+  assert.equal(r.diagnostics, []);
+  assert.equal(
+    summarize(r.program!)!.rows.map((x) => x.layer),
+    ["dense", "dense_1", "dense_2"],
+  );
+  assert.equal(
+    r.program!.models.get("N")!.variables.map((v) => v.name),
+    ["dense.w", "dense.b", "dense_2.w", "dense_2.b"],
+  );
+});
+
 test("initializers become InitSpecs from the variable's shape (Keras formulas)", () => {
   const r = check(`
     block probe(x: [n]) {
