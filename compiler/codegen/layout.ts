@@ -144,7 +144,7 @@ export function concatEmitter(ctx: EmitCtx<"concat">): Emitted {
 // ---------------------------------------------------------------------------------------------
 // Reductions
 
-interface ReduceSplit {
+export interface ReduceSplit {
   /** WGSL lines defining `base` from the output index `i`. */
   readonly baseLines: string[];
   /** Offset of reduced element `r` relative to `base`. */
@@ -152,7 +152,7 @@ interface ReduceSplit {
   readonly count: number;
 }
 
-function splitReduce(inShape: readonly number[], axes: readonly number[]): ReduceSplit {
+export function splitReduce(inShape: readonly number[], axes: readonly number[]): ReduceSplit {
   const st = strides(inShape);
   const kept = inShape.map((_, k) => k).filter((k) => !axes.includes(k));
   const keptShape = kept.map((k) => inShape[k]!);

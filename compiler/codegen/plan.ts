@@ -1,19 +1,19 @@
 /**
- * @file The planner: Graph -> KernelPlan. It drops nodes no output or update needs, asks each
- * node's emitter for its kernels, and assigns buffers: one per input and variable, one per
- * constant that a kernel reads (constants read by elementwise kernels are inlined), a dedicated
- * `output` buffer for every value read back or used as an update, and shared `temp` buffers for
- * the rest (a value's buffer returns to the pool after its last reader, never before its own
- * kernel ran, so no kernel reads and writes one buffer). A reshape shares its input's buffer.
- * Values over the device's buffer size, kernels over its binding or grid limits and symbolic
- * shapes are reported as NN4xxx diagnostics against the node's span.
+ * @file The planner: Graph -> KernelPlan. The fusion pass (compiler/fuse/) groups the nodes an
+ * output or update needs into kernels and writes their WGSL; the planner orders them, adds a
+ * copy kernel for an update that reads another variable, and lays out memory: one buffer per
+ * input and variable, one per constant a kernel reads (constants in elementwise code are
+ * inlined), a dedicated `output` buffer for every value read back or used as an update (an
+ * update computed where it may be written in place goes straight into its variable), and
+ * `temp` buffers shared by values whose lifetimes do not overlap (compiler/fuse/memory.ts). A
+ * reshape shares its input's buffer. Values over the device's buffer size, kernels over its
+ * binding or grid limits and symbolic shapes are NN4xxx diagnostics at the node's span.
+ * `describePlan` prints a plan's kernels and memory (`nnc build --emit plan`).
  */
 import { type Diagnostic, location, type SourceMap } from "../diagnostics.js";
-import { isConcrete } from "../dims.js";
-import { formatShape } from "../dims.js";
+import { formatShape, isConcrete } from "../dims.js";
 import type { AnyNode, Graph } from "../ir/graph.js";
 import { diag } from "../messages.js";
-import type { DType, OpKind } from "../primitives.js";
 import type {
   BufferRole,
   DeviceLimitsLike,
@@ -26,13 +26,18 @@ import type {
   PlanUpdate,
   PlanVariable,
 } from "../../runtime/plan.js";
-import type { EmitCtx, EmitInput, Emitter } from "./context.js";
-import { emitters } from "./emitters.js";
+import { groupGraph } from "../fuse/groups.js";
+import { type FusedKernel, groupKernels, valueKey } from "../fuse/kernels.js";
+import { allocate, type Lifetime, peakLive } from "../fuse/memory.js";
+import { fuseView } from "../fuse/view.js";
+import type { EmitCtx } from "./context.js";
 import { copyEmitter } from "./layout.js";
-import { type KernelSource, numel } from "./wgsl.js";
+import { numel } from "./wgsl.js";
 
 export interface PlanOptions {
   readonly limits: DeviceLimitsLike;
+  /** Fuse nodes into kernels (default true); false runs every node by its own emitter. */
+  readonly fuse?: boolean;
   /** To render kernel locations as `file:line:col` (else just the file). */
   readonly sources?: SourceMap;
 }
@@ -56,14 +61,6 @@ export function planGraph(graph: Graph, opts: PlanOptions): KernelPlan {
   return r.plan;
 }
 
-interface MutableBuffer {
-  id: number;
-  size: number;
-  role: BufferRole;
-  fill?: number;
-  dtype?: DType;
-}
-
 const emptyPlan: KernelPlan = {
   version: 1,
   buffers: [],
@@ -81,19 +78,14 @@ function bytes(shape: readonly number[]): number {
 /** The phase function: a plan plus diagnostics (empty when everything fits the device). */
 export function planKernels(graph: Graph, opts: PlanOptions): PlanResult {
   const { limits } = opts;
+  const fuse = opts.fuse ?? true;
   const nodes = graph.nodes;
   const diagnostics: Diagnostic[] = [];
   const where = (n: AnyNode) => (opts.sources ? location(opts.sources, n.span) : n.span.file);
 
-  // Liveness: nodes an output or an update depends on.
-  const live = new Array<boolean>(nodes.length).fill(false);
-  for (const o of graph.outputs) live[o.node] = true;
-  for (const u of graph.updates) live[u.node] = true;
-  for (let id = nodes.length - 1; id >= 0; id--) {
-    if (live[id]) for (const j of nodes[id]!.inputs) live[j] = true;
-  }
+  const view = fuseView(graph, { rewrite: fuse });
   for (const n of nodes) {
-    if ((live[n.id] || n.op === "input") && !isConcrete(n.shape)) {
+    if ((view.live[n.id] || n.op === "input") && !isConcrete(n.shape)) {
       diagnostics.push(diag("NN4005", n.span, { op: n.op, shape: formatShape(n.shape) }));
     }
   }
@@ -103,227 +95,79 @@ export function planKernels(graph: Graph, opts: PlanOptions): PlanResult {
     }
   }
   if (diagnostics.length > 0) return { plan: emptyPlan, diagnostics };
+  const maxBytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  for (const n of nodes) {
+    const size = numel(n.shape as number[]) * 4;
+    if (view.live[n.id] && n.op !== "reshape" && size > maxBytes) {
+      diagnostics.push(diag("NN4002", n.span, { op: n.op, size, limit: maxBytes }));
+    }
+  }
 
-  const root = new Array<number>(nodes.length);
-  for (const n of nodes) root[n.id] = n.op === "reshape" ? root[n.inputs[0]!]! : n.id;
-  const shapeOf = (id: number) => nodes[id]!.shape as readonly number[];
+  // Kernels, in order.
+  const { groups } = groupGraph(view, { limits, fuse });
+  const fused: FusedKernel[] = [];
+  const scratch = new Map<string, number>();
+  const alias = new Map<string, string>(); // a node's key -> the variable it was written into
+  for (const g of groups) {
+    const code = groupKernels(view, g, { limits });
+    fused.push(...code.kernels);
+    for (const [k, b] of code.scratch) scratch.set(k, b);
+    for (const [m, target] of g.inPlace) alias.set(`n${m}`, `v:${target}`);
+  }
+  const keyOf = (id: number) => {
+    const k = valueKey(view, view.rep[id]!);
+    return alias.get(k) ?? k;
+  };
 
-  // Emission.
-  const emitted = new Map<number, readonly KernelSource[]>();
-  const emitFor = (n: AnyNode, emitter: Emitter<OpKind>): readonly KernelSource[] => {
-    const inputs: EmitInput[] = n.inputs.map((j) => {
-      const r = nodes[root[j]!]!;
-      const base = { shape: shapeOf(j), dtype: nodes[j]!.dtype };
-      return r.op === "constant" ? { ...base, constant: r.attrs.value } : base;
-    });
+  // Updates whose value is another source's buffer get a copy kernel, so that the copies after
+  // a step cannot see each other's results.
+  const copyKeys = new Map<number, string>(); // update index -> key of the copy
+  graph.updates.forEach((u, k) => {
+    const r = view.rep[u.node]!;
+    const rn = nodes[view.root[r]!]!;
+    const isSource =
+      rn.op === "input" || rn.op === "param" || rn.op === "state" || rn.op === "constant";
+    if (!isSource) return;
+    if ((rn.op === "param" || rn.op === "state") && rn.attrs.name === u.target) return;
+    const n = nodes[u.node]!;
     const ctx: EmitCtx = {
       node: n,
       attrs: n.attrs,
-      shape: shapeOf(n.id),
+      shape: n.shape as number[],
       dtype: n.dtype,
-      inputs,
+      inputs: [{ shape: n.shape as number[], dtype: n.dtype }],
       limits,
     };
-    const e = emitter(ctx);
-    return e.kind === "kernels" ? e.kernels : [];
-  };
-  for (const n of nodes) {
-    if (!live[n.id]) continue;
-    const ks = emitFor(n, emitters[n.op] as Emitter<OpKind>);
-    if (ks.length > 0) emitted.set(n.id, ks);
-  }
-
-  // Buffers.
-  const buffers: MutableBuffer[] = [];
-  const newBuffer = (size: number, role: BufferRole, extra: Partial<MutableBuffer> = {}) => {
-    const b: MutableBuffer = { id: buffers.length, size, role, ...extra };
-    buffers.push(b);
-    return b;
-  };
-  const bufferOf = new Map<number, MutableBuffer>(); // root node id -> buffer
-  const variableBuffer = new Map<string, MutableBuffer>();
-  for (const v of graph.variables) {
-    variableBuffer.set(
-      v.name,
-      newBuffer(bytes(v.shape as number[]), "variable", { dtype: v.dtype }),
-    );
-  }
-  const inputs: PlanInput[] = [];
-  for (const n of nodes) {
-    if (n.op === "param" || n.op === "state") {
-      let b = variableBuffer.get(n.attrs.name);
-      if (!b) {
-        b = newBuffer(bytes(shapeOf(n.id)), "variable", { dtype: n.dtype });
-        variableBuffer.set(n.attrs.name, b);
-      }
-      bufferOf.set(n.id, b);
-    } else if (n.op === "input") {
-      const b = newBuffer(bytes(shapeOf(n.id)), "input", { dtype: n.dtype });
-      bufferOf.set(n.id, b);
-      inputs.push({ name: n.attrs.name, shape: shapeOf(n.id), dtype: n.dtype, buffer: b.id });
-    }
-  }
-  const constantBuffer = (id: number): MutableBuffer => {
-    let b = bufferOf.get(id);
-    if (!b) {
-      const n = nodes[id] as AnyNode & { op: "constant" };
-      b = newBuffer(bytes(shapeOf(id)), "constant", { fill: n.attrs.value, dtype: n.dtype });
-      bufferOf.set(id, b);
-    }
-    return b;
-  };
-
-  // Updates that read another source's buffer get a copy kernel, so that the copies after a
-  // step cannot see each other's results.
-  const copies = new Map<number, readonly KernelSource[]>(); // update index -> copy kernel
-  const pinned = new Set<number>();
-  for (const o of graph.outputs) pinned.add(root[o.node]!);
-  graph.updates.forEach((u, k) => {
-    const r = nodes[root[u.node]!]!;
-    if (!emitted.has(r.id)) {
-      const isSelf = (r.op === "param" || r.op === "state") && r.attrs.name === u.target;
-      if (!isSelf) {
-        const n = nodes[u.node]!;
-        const ctx: EmitCtx = {
-          node: n,
-          attrs: n.attrs,
-          shape: shapeOf(n.id),
-          dtype: n.dtype,
-          inputs: [{ shape: shapeOf(n.id), dtype: n.dtype }],
-          limits,
-        };
-        const e = copyEmitter(ctx);
-        if (e.kind === "kernels") copies.set(k, e.kernels);
-      }
-    } else pinned.add(r.id);
-  });
-
-  const lastUse = new Map<number, number>();
-  for (const [id, ks] of emitted) {
-    for (const k of ks) {
-      for (const j of k.reads) lastUse.set(root[nodes[id]!.inputs[j]!]!, id);
-    }
-  }
-  const pool: MutableBuffer[] = [];
-  const takeTemp = (size: number): MutableBuffer => {
-    let best = -1;
-    for (let k = 0; k < pool.length; k++) {
-      const b = pool[k]!;
-      if (b.size >= size && (best < 0 || b.size < pool[best]!.size)) best = k;
-    }
-    if (best < 0 && pool.length > 0) {
-      best = 0;
-      for (let k = 1; k < pool.length; k++) if (pool[k]!.size > pool[best]!.size) best = k;
-      pool[best]!.size = size;
-    }
-    if (best >= 0) return pool.splice(best, 1)[0]!;
-    return newBuffer(size, "temp");
-  };
-
-  const kernels: PlanKernel[] = [];
-  const bindingsFor = (n: AnyNode, k: KernelSource, out: MutableBuffer): PlanBinding[] => {
-    const bs: PlanBinding[] = k.reads.map((j, b) => {
-      const r = root[n.inputs[j]!]!;
-      const buf = bufferOf.get(r) ?? (nodes[r]!.op === "constant" ? constantBuffer(r) : undefined);
-      if (!buf) throw new Error(`internal: no buffer for node ${r} read by node ${n.id}`);
-      return { binding: b, buffer: buf.id, access: "read" };
-    });
-    bs.push({ binding: k.reads.length, buffer: out.id, access: "read_write" });
-    return bs;
-  };
-  const pushKernels = (n: AnyNode, ks: readonly KernelSource[], out: MutableBuffer) => {
-    ks.forEach((k, idx) => {
-      const bindings = bindingsFor(n, k, out);
-      if (bindings.length > limits.maxStorageBuffersPerShaderStage) {
-        diagnostics.push(
-          diag("NN4003", n.span, {
-            op: n.op,
-            count: bindings.length,
-            limit: limits.maxStorageBuffersPerShaderStage,
-          }),
-        );
-      }
-      if (k.overLimit) diagnostics.push(diag("NN4004", n.span, { op: n.op, detail: k.overLimit }));
-      kernels.push({
-        name: ks.length > 1 ? `${n.op}_${n.id}_${idx}` : `${n.op}_${n.id}`,
-        wgsl: k.wgsl,
-        entryPoint: "main",
-        workgroupSize: k.workgroupSize,
-        dispatch: k.dispatch,
-        bindings,
+    const e = copyEmitter(ctx);
+    if (e.kind !== "kernels") return;
+    const key = `u${k}`;
+    copyKeys.set(k, key);
+    for (const c of e.kernels) {
+      fused.push({
+        name: `copy_${n.id}`,
+        wgsl: c.wgsl,
+        workgroupSize: c.workgroupSize,
+        dispatch: c.dispatch,
+        bindings: [
+          { binding: 0, key: keyOf(r), access: "read" },
+          { binding: 1, key, access: "read_write" },
+        ],
         node: n.id,
-        op: n.op,
-        location: where(n),
+        op: "copy",
+        ...(c.overLimit ? { overLimit: c.overLimit } : {}),
       });
-    });
+    }
+  });
+
+  // Buffers: variables and inputs first, then the rest in order of first use.
+  const buffers: PlanBuffer[] = [];
+  const bufferOf = new Map<string, number>();
+  const add = (key: string, size: number, role: BufferRole, extra: Partial<PlanBuffer> = {}) => {
+    const b: PlanBuffer = { id: buffers.length, size, role, ...extra };
+    buffers.push(b);
+    bufferOf.set(key, b.id);
+    return b.id;
   };
-
-  const maxBytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  for (const n of nodes) {
-    if (live[n.id] && numel(shapeOf(n.id)) * 4 > maxBytes && n.op !== "reshape") {
-      diagnostics.push(
-        diag("NN4002", n.span, { op: n.op, size: numel(shapeOf(n.id)) * 4, limit: maxBytes }),
-      );
-    }
-    const ks = emitted.get(n.id);
-    if (!ks) continue;
-    const size = bytes(shapeOf(n.id));
-    const out = pinned.has(n.id) ? newBuffer(size, "output", { dtype: n.dtype }) : takeTemp(size);
-    bufferOf.set(n.id, out);
-    pushKernels(n, ks, out);
-    const released = new Set<number>();
-    for (const k of ks) {
-      for (const j of k.reads) {
-        const r = root[n.inputs[j]!]!;
-        const b = bufferOf.get(r);
-        if (lastUse.get(r) === n.id && b && b.role === "temp" && !released.has(b.id)) {
-          released.add(b.id);
-          pool.push(b);
-        }
-      }
-    }
-  }
-
-  const updates: PlanUpdate[] = [];
-  graph.updates.forEach((u, k) => {
-    const copy = copies.get(k);
-    const n = nodes[u.node]!;
-    if (copy) {
-      const out = newBuffer(bytes(shapeOf(n.id)), "output", { dtype: n.dtype });
-      const r = root[u.node]!;
-      const src = bufferOf.get(r) ?? constantBuffer(r);
-      for (const c of copy) {
-        kernels.push({
-          name: `copy_${n.id}`,
-          wgsl: c.wgsl,
-          entryPoint: "main",
-          workgroupSize: c.workgroupSize,
-          dispatch: c.dispatch,
-          bindings: [
-            { binding: 0, buffer: src.id, access: "read" },
-            { binding: 1, buffer: out.id, access: "read_write" },
-          ],
-          node: n.id,
-          op: "copy",
-          location: where(n),
-        });
-      }
-      updates.push({ variable: u.target, buffer: out.id });
-      return;
-    }
-    const b = bufferOf.get(root[u.node]!);
-    if (!b) throw new Error(`internal: no buffer for update of ${u.target}`);
-    if (b.role === "variable" && b === variableBuffer.get(u.target)) return;
-    updates.push({ variable: u.target, buffer: b.id });
-  });
-
-  const outputs: PlanOutput[] = graph.outputs.map((o) => {
-    const r = root[o.node]!;
-    const b = bufferOf.get(r) ?? (nodes[r]!.op === "constant" ? constantBuffer(r) : undefined);
-    if (!b) throw new Error(`internal: no buffer for output ${o.name}`);
-    return { name: o.name, buffer: b.id, shape: shapeOf(o.node), dtype: nodes[o.node]!.dtype };
-  });
-
   const variables: PlanVariable[] = graph.variables.map((v) => ({
     name: v.name,
     kind: v.kind,
@@ -331,20 +175,178 @@ export function planKernels(graph: Graph, opts: PlanOptions): PlanResult {
     dtype: v.dtype,
     init: v.init,
     layer: v.layer,
-    buffer: variableBuffer.get(v.name)!.id,
+    buffer: add(`v:${v.name}`, bytes(v.shape as number[]), "variable", { dtype: v.dtype }),
   }));
+  const inputs: PlanInput[] = [];
+  for (const n of nodes) {
+    if (n.op === "param" || n.op === "state") {
+      if (!bufferOf.has(`v:${n.attrs.name}`)) {
+        add(`v:${n.attrs.name}`, bytes(n.shape as number[]), "variable", { dtype: n.dtype });
+      }
+    } else if (n.op === "input") {
+      const id = add(`n${n.id}`, bytes(n.shape as number[]), "input", { dtype: n.dtype });
+      inputs.push({ name: n.attrs.name, shape: n.shape as number[], dtype: n.dtype, buffer: id });
+    }
+  }
+  const pinnedKeys = new Set<string>();
+  for (const o of graph.outputs) pinnedKeys.add(keyOf(o.node));
+  for (const u of graph.updates) pinnedKeys.add(keyOf(u.node));
+  for (const k of copyKeys.values()) pinnedKeys.add(k);
+  const sizeOf = (key: string): number => {
+    if (key.startsWith("s")) return scratch.get(key)!;
+    if (key.startsWith("u")) {
+      const u = graph.updates[Number(key.slice(1))]!;
+      return bytes(nodes[u.node]!.shape as number[]);
+    }
+    return bytes(nodes[Number(key.slice(1))]!.shape as number[]);
+  };
+  const ensure = (key: string): void => {
+    if (bufferOf.has(key)) return;
+    if (key.startsWith("n")) {
+      const n = nodes[Number(key.slice(1))]!;
+      if (n.op === "constant") {
+        add(key, sizeOf(key), "constant", { fill: n.attrs.value, dtype: n.dtype });
+        return;
+      }
+    }
+    if (pinnedKeys.has(key)) {
+      const dtype = key.startsWith("n") ? nodes[Number(key.slice(1))]!.dtype : undefined;
+      const u = key.startsWith("u") ? graph.updates[Number(key.slice(1))] : undefined;
+      const dt = dtype ?? (u ? nodes[u.node]!.dtype : undefined);
+      add(key, sizeOf(key), "output", dt ? { dtype: dt } : {});
+    }
+  };
+  const kernelKeys = fused.map((k) => k.bindings.map((b) => alias.get(b.key) ?? b.key));
+  for (const keys of kernelKeys) for (const key of keys) ensure(key);
+  for (const o of graph.outputs) ensure(keyOf(o.node));
 
-  const planBuffers: PlanBuffer[] = buffers.map((b) => ({ ...b }));
+  // Temporaries: lifetimes in kernel order, then the interval allocation.
+  const spans = new Map<string, { first: number; last: number }>();
+  kernelKeys.forEach((keys, t) => {
+    for (const key of keys) {
+      if (bufferOf.has(key)) continue;
+      const s = spans.get(key);
+      if (s) s.last = t;
+      else spans.set(key, { first: t, last: t });
+    }
+  });
+  const lifetimes: Lifetime[] = [...spans].map(([key, s]) => ({ key, bytes: sizeOf(key), ...s }));
+  const alloc = allocate(lifetimes);
+  const slotBuffer = alloc.slots.map((size) => {
+    const b: PlanBuffer = { id: buffers.length, size, role: "temp" };
+    buffers.push(b);
+    return b.id;
+  });
+  for (const [key, slot] of alloc.slotOf) bufferOf.set(key, slotBuffer[slot]!);
+
+  const kernels: PlanKernel[] = fused.map((k, t) => {
+    const n = nodes[k.node]!;
+    const bindings: PlanBinding[] = k.bindings.map((b, j) => ({
+      binding: b.binding,
+      buffer: bufferOf.get(kernelKeys[t]![j]!)!,
+      access: b.access,
+    }));
+    if (bindings.length > limits.maxStorageBuffersPerShaderStage) {
+      diagnostics.push(
+        diag("NN4003", n.span, {
+          op: n.op,
+          count: bindings.length,
+          limit: limits.maxStorageBuffersPerShaderStage,
+        }),
+      );
+    }
+    if (k.overLimit) diagnostics.push(diag("NN4004", n.span, { op: n.op, detail: k.overLimit }));
+    return {
+      name: k.name,
+      wgsl: k.wgsl,
+      entryPoint: "main",
+      workgroupSize: k.workgroupSize,
+      dispatch: k.dispatch,
+      bindings,
+      node: k.node,
+      op: k.op,
+      location: where(n),
+    };
+  });
+
+  const updates: PlanUpdate[] = [];
+  graph.updates.forEach((u, k) => {
+    const key = copyKeys.get(k) ?? keyOf(u.node);
+    const b = bufferOf.get(key);
+    if (b === undefined) throw new Error(`internal: no buffer for update of ${u.target}`);
+    if (b === bufferOf.get(`v:${u.target}`)) return;
+    updates.push({ variable: u.target, buffer: b });
+  });
+  const outputs: PlanOutput[] = graph.outputs.map((o) => {
+    const b = bufferOf.get(keyOf(o.node));
+    if (b === undefined) throw new Error(`internal: no buffer for output ${o.name}`);
+    return {
+      name: o.name,
+      buffer: b,
+      shape: nodes[o.node]!.shape as number[],
+      dtype: nodes[o.node]!.dtype,
+    };
+  });
+
+  const totalBytes = buffers.reduce((a, b) => a + b.size, 0);
+  const persistentBytes = buffers.filter((b) => b.role !== "temp").reduce((a, b) => a + b.size, 0);
   return {
     plan: {
       version: 1,
-      buffers: planBuffers,
+      buffers,
       variables,
       inputs,
       kernels,
       outputs,
       updates,
+      memory: {
+        totalBytes,
+        persistentBytes,
+        lowerBoundBytes: persistentBytes + peakLive(lifetimes),
+      },
     },
     diagnostics,
   };
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / (1024 * 1024)).toFixed(2)} MiB`;
+}
+
+/** A readable account of a plan: kernels in order with their grids and buffers, then memory. */
+export function describePlan(plan: KernelPlan): string {
+  const lines: string[] = [];
+  const dispatches = plan.kernels.filter((k) => k.dispatch.every((d) => d > 0)).length;
+  lines.push(`kernels: ${plan.kernels.length} (${dispatches} dispatches per step)`);
+  plan.kernels.forEach((k, i) => {
+    const bs = k.bindings.map((b) => `${b.access === "read" ? "" : "w:"}#${b.buffer}`).join(" ");
+    lines.push(
+      `  ${String(i).padStart(3)} ${k.name.padEnd(36)} [${k.dispatch.join(", ")}]x${k.workgroupSize[0]}  ${bs}  ${k.location}`,
+    );
+  });
+  const names = new Map<number, string[]>();
+  const note = (b: number, s: string) => names.set(b, [...(names.get(b) ?? []), s]);
+  for (const v of plan.variables) note(v.buffer, v.name);
+  for (const i of plan.inputs) note(i.buffer, `input ${i.name}`);
+  for (const o of plan.outputs) note(o.buffer, `output ${o.name}`);
+  for (const u of plan.updates) note(u.buffer, `update ${u.variable}`);
+  lines.push(`buffers: ${plan.buffers.length}`);
+  for (const b of plan.buffers) {
+    const what = names.get(b.id)?.join(", ") ?? (b.fill !== undefined ? `fill ${b.fill}` : "");
+    lines.push(
+      `  #${String(b.id).padEnd(4)} ${b.role.padEnd(8)} ${formatBytes(b.size).padStart(11)}  ${what}`,
+    );
+  }
+  const byRole = new Map<string, number>();
+  for (const b of plan.buffers) byRole.set(b.role, (byRole.get(b.role) ?? 0) + b.size);
+  lines.push(`memory: ${[...byRole].map(([r, n]) => `${r} ${formatBytes(n)}`).join(", ")}`);
+  const m = plan.memory;
+  if (m) {
+    lines.push(
+      `peak ${formatBytes(m.totalBytes)}, lower bound ${formatBytes(m.lowerBoundBytes)} (persistent ${formatBytes(m.persistentBytes)}), ratio ${(m.totalBytes / Math.max(1, m.lowerBoundBytes)).toFixed(2)}`,
+    );
+  }
+  return lines.join("\n") + "\n";
 }

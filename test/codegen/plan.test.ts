@@ -3,7 +3,8 @@
  * shared only between values whose lifetimes do not overlap, dead nodes get no kernel,
  * constants are inlined, concat splits by the binding limit, big grids fold into 2-D, and
  * values or kernels over the device limits become NN4xxx diagnostics at the node's span.
- * Golden WGSL for a few kernels lives in test/golden/wgsl/.
+ * Golden WGSL for a few kernels lives in test/golden/wgsl/. Most tests plan without fusion
+ * (`fuse: false`, every node by its own emitter); test/fuse/ covers the fused plans.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -41,7 +42,7 @@ function aliases(plan: KernelPlan): void {
 }
 
 test("a plan is plain JSON; reshape is a view; dead nodes get no kernel", () => {
-  const plan = planGraph(chain(), { limits, sources });
+  const plan = planGraph(chain(), { limits, sources, fuse: false });
   assert.equal(JSON.parse(JSON.stringify(plan)), plan);
   assert.equal(
     plan.kernels.map((k) => k.op),
@@ -55,6 +56,19 @@ test("a plan is plain JSON; reshape is a view; dead nodes get no kernel", () => 
   // exp -> t1, neg -> t2, tanh -> t1, relu -> t2: two temporaries serve four values.
   const temps = plan.buffers.filter((b) => b.role === "temp");
   assert.is(temps.length, 2);
+  assert.equal(plan.memory, {
+    totalBytes: 4 * 96,
+    persistentBytes: 2 * 96,
+    lowerBoundBytes: 4 * 96,
+  });
+  // Fused, the chain is one kernel from x to y.
+  const fused = planGraph(chain(), { limits, sources });
+  assert.is(fused.kernels.length, 1);
+  assert.equal(
+    fused.kernels[0]!.bindings.map((b) => b.access),
+    ["read", "read_write"],
+  );
+  assert.is(fused.buffers.filter((b) => b.role === "temp").length, 0);
 });
 
 test("constants are inlined into elementwise kernels, buffered for others", () => {
@@ -63,7 +77,7 @@ test("constants are inlined into elementwise kernels, buffered for others", () =
   const y = b.add("mul", [x, b.constant(0.25, span)], {}, span);
   const w = b.constant(1.5, span, [4, 2]);
   b.output("z", b.add("matmul", [y, w], { transA: false, transB: false }, span));
-  const plan = planGraph(b.build(), { limits });
+  const plan = planGraph(b.build(), { limits, fuse: false });
   assert.match(plan.kernels[0]!.wgsl, "out[i] = v0 * 0.25f;");
   assert.is(plan.kernels[0]!.bindings.length, 2);
   const consts = plan.buffers.filter((x) => x.role === "constant");
@@ -116,6 +130,7 @@ test("grids past the per-dimension limit fold into 2-D", () => {
   b.output("y", b.add("neg", [x], {}, span));
   const plan = planGraph(b.build(), {
     limits: { ...limits, maxComputeInvocationsPerWorkgroup: 64 },
+    fuse: false,
   });
   const k = plan.kernels[0]!;
   assert.equal(k.dispatch, [32769, 2, 1]);
@@ -195,7 +210,7 @@ test("golden WGSL", () => {
     ],
   ];
   for (const [name, node] of cases) b.output(name, node);
-  const plan = planGraph(b.build(), { limits });
+  const plan = planGraph(b.build(), { limits, fuse: false });
   for (const [name, node] of cases) {
     const k = plan.kernels.find((k) => k.node === node)!;
     expectGolden(`test/golden/wgsl/${name}.wgsl`, k.wgsl);

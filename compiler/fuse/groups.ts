@@ -1,0 +1,490 @@
+/**
+ * @file Kernel groups: which nodes of a graph run together in one kernel. Greedy, in graph
+ * order, and every merge keeps the groups a DAG (no path may leave a group and come back):
+ * 1. epilogues: elementwise consumers of a matmul, conv or pool (bias add, activation,
+ *    residual add, the ReLU mask on a gradient) join the producer's kernel;
+ * 2. serial regions: connected nodes on small tensors (the loss, its gradient, metrics, the
+ *    updates of small parameters) run as one single-invocation kernel;
+ * 3. elementwise groups: chains and trees of elementwise nodes of one shape, several outputs
+ *    allowed (an optimizer update writes m, v and p), and reductions with their exclusive
+ *    elementwise producers (a prologue) and same-shape consumers (an epilogue).
+ * Elementwise producers used only inside a group are recomputed there, never stored; scalars
+ * computed from sources alone (an optimizer's bias corrections) are recomputed by every
+ * kernel that needs them. Then updates are written in place when safe (the group reads the
+ * variable only at the index it writes, and every other reader runs before it), and the
+ * groups are ordered. No group binds more storage buffers than the device allows.
+ */
+import type { DeviceLimitsLike } from "../../runtime/plan.js";
+import { isLiteralSafe } from "../codegen/wgsl.js";
+import { type FuseGraph, isPointwise, isSource, numelOf } from "./view.js";
+
+export type GroupKind = "op" | "elementwise" | "reduce" | "serial";
+
+export interface Group {
+  readonly id: number;
+  readonly kind: GroupKind;
+  /** op: the primitive; reduce: the reduction. */
+  readonly node: number;
+  /** Every node the group computes, in graph order. */
+  readonly members: readonly number[];
+  /** reduce: members computed per reduced element (before the reduction). */
+  readonly prologue: readonly number[];
+  /** Members whose values are stored (read by other groups or after the kernels). */
+  readonly outputs: readonly number[];
+  /** Outputs written into a variable's buffer (output node -> variable name). */
+  readonly inPlace: ReadonlyMap<number, string>;
+  /** The index space of pointwise members (elementwise: the outputs' shape). */
+  readonly domain: readonly number[];
+}
+
+export interface Grouping {
+  /** In execution order. */
+  readonly groups: readonly Group[];
+  readonly view: FuseGraph;
+}
+
+export interface GroupOptions {
+  readonly limits: DeviceLimitsLike;
+  /** false: one group per node, each through its primitive's emitter (no fusion). */
+  readonly fuse: boolean;
+}
+
+/** Primitives whose emitters may take an epilogue (an emitter may still decline). */
+const epilogueOps = new Set<string>([
+  "matmul",
+  "conv2d",
+  "conv2d_grad_input",
+  "conv2d_grad_filter",
+  "maxpool2d",
+  "maxpool2d_grad",
+  "avgpool2d",
+  "avgpool2d_grad",
+]);
+
+const serialOps = new Set<string>(["reduce_sum", "reduce_max", "argmax", "transpose"]);
+const reduceOps = new Set<string>(["reduce_sum", "reduce_max", "argmax"]);
+
+/** Largest tensor (elements) a serial kernel handles, and its total work. */
+export const SERIAL_MAX = 4096;
+const SERIAL_WORK = 1 << 16;
+
+interface MGroup {
+  id: number;
+  kind: GroupKind;
+  node: number;
+  members: Set<number>;
+  pro: Set<number>;
+  dead: boolean;
+}
+
+export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
+  const { nodes, inputs, consumers, live, pinned, inline } = v;
+  const n = nodes.length;
+  const limit = opts.limits.maxStorageBuffersPerShaderStage;
+  const groups: MGroup[] = [];
+  const groupOf = new Int32Array(n).fill(-1);
+  const isView = (id: number) => nodes[id]!.op === "reshape";
+  const newGroup = (kind: GroupKind, node: number, members: number[]): MGroup => {
+    const g: MGroup = {
+      id: groups.length,
+      kind,
+      node,
+      members: new Set(members),
+      pro: new Set(),
+      dead: false,
+    };
+    groups.push(g);
+    for (const m of members) groupOf[m] = g.id;
+    return g;
+  };
+
+  for (const node of nodes) {
+    const id = node.id;
+    if (!live[id] || isSource(node.op) || isView(id)) continue;
+    if (opts.fuse && inline[id]) continue;
+    if (!opts.fuse) newGroup("op", id, [id]);
+    else if (isPointwise(node.op)) newGroup("elementwise", id, [id]);
+    else if (reduceOps.has(node.op)) newGroup("reduce", id, [id]);
+    else newGroup("op", id, [id]);
+  }
+
+  /** Grouped nodes feeding `id` directly (through views; not inline nodes or sources). */
+  const producers = (id: number): number[] => {
+    const out: number[] = [];
+    const visit = (j: number) => {
+      if (isView(j)) visit(inputs[j]![0]!);
+      else if (groupOf[j]! >= 0) out.push(j);
+    };
+    for (const j of inputs[id]!) visit(j);
+    return out;
+  };
+
+  /**
+   * Would merging groups a and b create a path that leaves them through another group and
+   * comes back? (Views and inline scalars belong to no group and are passed through.)
+   */
+  const canMerge = (a: MGroup, b: MGroup): boolean => {
+    let maxId = 0;
+    for (const m of a.members) maxId = Math.max(maxId, m);
+    for (const m of b.members) maxId = Math.max(maxId, m);
+    const inAB = (x: number) => groupOf[x] === a.id || groupOf[x] === b.id;
+    const grouped = (x: number) => groupOf[x]! >= 0;
+    const stack: [number, boolean][] = [];
+    const seen = [new Set<number>(), new Set<number>()];
+    for (const g of [a, b]) {
+      for (const m of g.members) {
+        for (const c of consumers[m]!) if (!inAB(c) && c < maxId) stack.push([c, false]);
+      }
+    }
+    while (stack.length > 0) {
+      const [x, escaped] = stack.pop()!;
+      const s = seen[escaped ? 1 : 0]!;
+      if (s.has(x)) continue;
+      s.add(x);
+      if (inAB(x)) {
+        if (escaped) return false;
+        continue;
+      }
+      for (const c of consumers[x]!) {
+        if (c <= maxId) stack.push([c, escaped || grouped(x)]);
+      }
+    }
+    return true;
+  };
+
+  /** Buffers a group with these members binds (leaf roots plus stored outputs), estimated. */
+  const bindingCount = (members: ReadonlySet<number>, kind: GroupKind, node: number): number => {
+    const leaves = new Set<number>();
+    const addLeaf = (j: number) => {
+      const nd = nodes[j]!;
+      if (inline[v.root[j]!] && opts.fuse) {
+        for (const k of inputs[v.root[j]!]!) addLeaf(k);
+        return;
+      }
+      if (nd.op === "constant" && isLiteralSafe(nd.attrs.value, nd.dtype) && kind !== "op") return;
+      leaves.add(v.root[j]!);
+    };
+    for (const m of members) {
+      for (const j of inputs[m]!) {
+        if (members.has(j)) continue;
+        if (isView(j) && members.has(v.root[j]!)) continue;
+        if (kind === "op" && m === node)
+          leaves.add(-1 - leaves.size); // bound even if constant
+        else addLeaf(j);
+      }
+    }
+    let outs = 0;
+    for (const m of members) if (isOutput(m, members)) outs++;
+    return leaves.size + outs + (kind === "reduce" ? 1 : 0);
+  };
+  const external = (c: number, members: ReadonlySet<number>): boolean =>
+    isView(c) ? pinned.has(c) || consumers[c]!.some((d) => external(d, members)) : !members.has(c);
+  const isOutput = (m: number, members: ReadonlySet<number>): boolean =>
+    pinned.has(m) || consumers[m]!.some((c) => external(c, members));
+
+  const merge = (into: MGroup, from: MGroup, asPrologue = false): void => {
+    for (const m of from.members) {
+      into.members.add(m);
+      groupOf[m] = into.id;
+      if (asPrologue || from.pro.has(m)) into.pro.add(m);
+    }
+    from.dead = true;
+    from.members.clear();
+  };
+  const union = (a: MGroup, b: MGroup) => new Set([...a.members, ...b.members]);
+  const fits = (a: MGroup, b: MGroup, kind: GroupKind, node: number) =>
+    bindingCount(union(a, b), kind, node) <= limit;
+
+  /** Pulls in elementwise producer groups consumed only inside `g` (recomputed there). */
+  const absorb = (g: MGroup): void => {
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const m of [...g.members]) {
+        if (g.kind === "op" && m === g.node) continue;
+        for (const p of inputs[m]!) {
+          const h = groups[groupOf[p]!];
+          if (!h || h === g || h.kind !== "elementwise" || h.dead) continue;
+          const exclusive = [...h.members].every(
+            (x) =>
+              !pinned.has(x) && consumers[x]!.every((c) => h.members.has(c) || g.members.has(c)),
+          );
+          if (!exclusive || !canMerge(g, h) || !fits(g, h, g.kind, g.node)) continue;
+          merge(g, h, g.kind === "reduce" && g.pro.has(m));
+          changed = true;
+        }
+      }
+    }
+  };
+
+  if (opts.fuse) {
+    const sameShape = (a: number, b: number) => {
+      const sa = v.shape(a);
+      const sb = v.shape(b);
+      return sa.length === sb.length && sa.every((d, k) => d === sb[k]);
+    };
+
+    // 1. Epilogues of matmul, conv and pool kernels.
+    for (const g of [...groups]) {
+      if (g.kind !== "op" || !epilogueOps.has(nodes[g.node]!.op) || nodes[g.node]!.dtype !== "f32")
+        continue;
+      let cur = g.node;
+      for (;;) {
+        if (pinned.has(cur) || consumers[cur]!.length !== 1) break;
+        const c = consumers[cur]![0]!;
+        const h = groups[groupOf[c]!];
+        if (!h || h.kind !== "elementwise" || h.members.size !== 1) break;
+        if (nodes[c]!.dtype !== "f32" || !sameShape(c, g.node)) break;
+        if (!canMerge(g, h) || !fits(g, h, "op", g.node)) break;
+        merge(g, h);
+        absorb(g);
+        cur = c;
+      }
+    }
+
+    // 2. Serial regions of small tensors.
+    const small = (id: number): boolean => {
+      const nd = nodes[id]!;
+      const g = groups[groupOf[id]!];
+      if (!g || g.members.size !== 1) return false;
+      if (!(isPointwise(nd.op) || serialOps.has(nd.op))) return false;
+      if (numelOf(v.shape(id)) > SERIAL_MAX) return false;
+      return inputs[id]!.every((j) => numelOf(v.shape(j)) <= SERIAL_MAX);
+    };
+    const work = (g: MGroup): number => {
+      let w = 0;
+      for (const m of g.members) {
+        w += Math.max(numelOf(v.shape(m)), ...inputs[m]!.map((j) => numelOf(v.shape(j))));
+      }
+      return w;
+    };
+    const serialMerge = (a: MGroup, b: MGroup): boolean => {
+      if (work(a) + work(b) > SERIAL_WORK) return false;
+      if (!canMerge(a, b) || !fits(a, b, "serial", -1)) return false;
+      merge(a, b);
+      return true;
+    };
+    for (const node of nodes) {
+      const id = node.id;
+      if (groupOf[id]! < 0 || !small(id)) continue;
+      const g = groups[groupOf[id]!]!;
+      g.kind = "serial";
+      for (const p of producers(id)) {
+        const h = groups[groupOf[p]!]!;
+        if (h === groups[groupOf[id]!] || h.kind !== "serial" || h.dead) continue;
+        serialMerge(h, groups[groupOf[id]!]!);
+      }
+    }
+    // Independent serial regions share one kernel when they can.
+    const serials = groups.filter((g) => g.kind === "serial" && !g.dead);
+    for (let a = 0; a < serials.length; a++) {
+      const ga = serials[a]!;
+      if (ga.dead) continue;
+      for (let b = a + 1; b < serials.length; b++) {
+        const gb = serials[b]!;
+        if (!gb.dead) serialMerge(ga, gb);
+      }
+    }
+    // A lone pointwise node or reduction runs better in parallel.
+    for (const g of groups) {
+      if (g.kind === "serial" && !g.dead && g.members.size === 1) {
+        const m = [...g.members][0]!;
+        const op = nodes[m]!.op;
+        g.kind = isPointwise(op) ? "elementwise" : reduceOps.has(op) ? "reduce" : "op";
+      }
+    }
+
+    // 3. Elementwise groups, and reductions with their prologues and epilogues.
+    for (const node of nodes) {
+      const id = node.id;
+      const g = groups[groupOf[id]!];
+      if (!g || g.dead) continue;
+      if (g.kind === "elementwise" && g.members.size === 1) {
+        for (const p of inputs[id]!) {
+          const h = groups[groupOf[p]!];
+          const cur = groups[groupOf[id]!]!;
+          if (!h || h === cur || h.dead) continue;
+          if (h.kind === "elementwise" && sameShape(p, id) && sameShape(h.node, id)) {
+            if (canMerge(h, cur) && fits(h, cur, "elementwise", -1)) {
+              merge(h, cur);
+              absorb(h);
+            }
+          } else if (h.kind === "reduce" && sameShape(h.node, id) && !h.pro.has(p)) {
+            if (canMerge(h, cur) && fits(h, cur, "reduce", h.node)) {
+              merge(h, cur);
+              absorb(h);
+            }
+          }
+        }
+      } else if (g.kind === "reduce" && g.node === id) {
+        const x = inputs[id]![0]!;
+        const h = groups[groupOf[x]!];
+        if (h && h.kind === "elementwise" && !h.dead && sameShape(h.node, x)) {
+          const exclusive = [...h.members].every(
+            (m) => !pinned.has(m) && consumers[m]!.every((c) => h.members.has(c) || c === id),
+          );
+          if (exclusive && canMerge(g, h) && fits(g, h, "reduce", id)) {
+            merge(g, h, true);
+            absorb(g);
+          }
+        }
+      }
+    }
+  }
+
+  /** Must an inline scalar (or a view of one) be stored? When read back or by a primitive. */
+  const needsBuffer = (id: number): boolean =>
+    pinned.has(id) ||
+    consumers[id]!.some((c) => {
+      if (isView(c)) return needsBuffer(c);
+      if (inline[c]) return false;
+      const g = groups[groupOf[c]!];
+      return !g || (g.kind === "op" && g.node === c);
+    });
+
+  // Inline scalars that some kernel must read from a buffer get their own group.
+  if (opts.fuse) {
+    for (const node of nodes) {
+      const id = node.id;
+      if (!live[id] || !inline[id]) continue;
+      if (needsBuffer(id)) newGroup("elementwise", id, [id]);
+    }
+  }
+
+  const alive = groups.filter((g) => !g.dead);
+  const memberSet = (g: MGroup) => g.members;
+  const outputsOf = (g: MGroup) =>
+    [...g.members].sort((a, b) => a - b).filter((m) => isOutput(m, memberSet(g)));
+
+  // Group-level edges (producer group -> consumer group).
+  const edges = new Map<number, Set<number>>();
+  const addEdge = (a: number, b: number) => {
+    if (a === b) return;
+    let s = edges.get(a);
+    if (!s) edges.set(a, (s = new Set()));
+    s.add(b);
+  };
+  const depsOf = (id: number): number[] => {
+    const out: number[] = [];
+    const visit = (j: number) => {
+      if (groupOf[j]! >= 0 && !groups[groupOf[j]!]!.dead) out.push(groupOf[j]!);
+      else if (isView(j) || inline[j]) for (const k of inputs[j]!) visit(k);
+    };
+    for (const j of inputs[id]!) visit(j);
+    return out;
+  };
+  for (const g of alive) for (const m of g.members) for (const d of depsOf(m)) addEdge(d, g.id);
+  const reaches = (from: number, to: number): boolean => {
+    const stack = [from];
+    const seen = new Set<number>();
+    while (stack.length > 0) {
+      const x = stack.pop()!;
+      if (x === to) return true;
+      if (seen.has(x)) continue;
+      seen.add(x);
+      for (const y of edges.get(x) ?? []) stack.push(y);
+    }
+    return false;
+  };
+
+  // 4. In-place updates.
+  const inPlace = new Map<number, Map<number, string>>();
+  if (opts.fuse) {
+    const sourceOf = new Map<string, number>();
+    for (const node of nodes) {
+      if ((node.op === "param" || node.op === "state") && v.rep[node.id] === node.id) {
+        sourceOf.set(node.attrs.name, node.id);
+      }
+    }
+    const targets = new Map<number, number>(); // update node -> how many targets
+    for (const u of v.graph.updates) {
+      const r = v.rep[u.node]!;
+      targets.set(r, (targets.get(r) ?? 0) + 1);
+    }
+    for (const u of v.graph.updates) {
+      const r = v.rep[u.node]!;
+      const g = groups[groupOf[r]!];
+      if (!g || g.dead || targets.get(r) !== 1) continue;
+      const variable = v.graph.variables.find((x) => x.name === u.target);
+      if (!variable || variable.dtype !== nodes[r]!.dtype) continue;
+      if (numelOf(variable.shape as number[]) !== numelOf(v.shape(r))) continue;
+      const s = sourceOf.get(u.target);
+      // Readers of the variable's old value: (node, its group).
+      const readers: number[] = [];
+      let ok = true;
+      if (s !== undefined && live[s]) {
+        if (pinned.has(s)) continue;
+        const visit = (c: number) => {
+          if (isView(c)) {
+            if (pinned.has(c)) ok = false;
+            for (const d of consumers[c]!) visit(d);
+          } else if (inline[c] && groupOf[c]! < 0) {
+            for (const d of consumers[c]!) visit(d);
+          } else readers.push(c);
+        };
+        for (const c of consumers[s]!) visit(c);
+      }
+      for (const c of readers) {
+        const h = groups[groupOf[c]!];
+        if (!h) {
+          ok = false;
+          break;
+        }
+        if (h !== g) {
+          if (reaches(g.id, h.id)) ok = false;
+          continue;
+        }
+        // Inside the writing group: only same-index pointwise reads.
+        if (g.kind === "op" || g.kind === "reduce" ? g.node === c || g.pro.has(c) : false) {
+          ok = false;
+        }
+        if (g.kind !== "serial" && !sameDims(v.shape(s!), g)) ok = false;
+        if (inputs[c]!.some((j) => j !== s && v.root[j] === s)) ok = false; // via a reshape
+      }
+      if (g.kind === "op" && readers.some((c) => groupOf[c] === g.id)) ok = false;
+      if (!ok) continue;
+      for (const c of readers) if (groupOf[c] !== g.id) addEdge(groupOf[c]!, g.id);
+      let m = inPlace.get(g.id);
+      if (!m) inPlace.set(g.id, (m = new Map()));
+      m.set(r, u.target);
+    }
+  }
+  function sameDims(shape: readonly number[], g: MGroup): boolean {
+    const d = v.shape(g.node);
+    return shape.length === d.length && shape.every((x, k) => x === d[k]);
+  }
+
+  // 5. Order: topological, earliest graph position first.
+  const indeg = new Map<number, number>();
+  for (const g of alive) indeg.set(g.id, 0);
+  for (const [, s] of edges) for (const b of s) indeg.set(b, (indeg.get(b) ?? 0) + 1);
+  const minId = (g: MGroup) => Math.min(...g.members);
+  const ready = alive.filter((g) => indeg.get(g.id) === 0);
+  const order: MGroup[] = [];
+  while (ready.length > 0) {
+    ready.sort((a, b) => minId(a) - minId(b));
+    const g = ready.shift()!;
+    order.push(g);
+    for (const b of edges.get(g.id) ?? []) {
+      const d = indeg.get(b)! - 1;
+      indeg.set(b, d);
+      if (d === 0) ready.push(groups[b]!);
+    }
+  }
+  if (order.length !== alive.length) throw new Error("internal: kernel groups form a cycle");
+
+  const result: Group[] = order.map((g, k) => {
+    const members = [...g.members].sort((a, b) => a - b);
+    const domainNode = g.kind === "elementwise" ? (outputsOf(g)[0] ?? g.node) : g.node;
+    return {
+      id: k,
+      kind: g.kind,
+      node: g.node,
+      members,
+      prologue: members.filter((m) => g.pro.has(m)),
+      outputs: outputsOf(g),
+      inPlace: inPlace.get(g.id) ?? new Map(),
+      domain: v.shape(domainNode),
+    };
+  });
+  return { groups: result, view: v };
+}
