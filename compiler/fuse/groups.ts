@@ -284,12 +284,17 @@ export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
         if (!gb.dead) serialMerge(ga, gb);
       }
     }
-    // A lone pointwise node or reduction runs better in parallel.
-    for (const g of groups) {
-      if (g.kind === "serial" && !g.dead && g.members.size === 1) {
-        const m = [...g.members][0]!;
-        const op = nodes[m]!.op;
+    // A lone node, or a region without reductions, runs better in parallel.
+    for (const g of [...groups]) {
+      if (g.kind !== "serial" || g.dead) continue;
+      const ms = [...g.members];
+      if (ms.length === 1) {
+        const op = nodes[ms[0]!]!.op;
         g.kind = isPointwise(op) ? "elementwise" : reduceOps.has(op) ? "reduce" : "op";
+      } else if (ms.every((m) => isPointwise(nodes[m]!.op))) {
+        g.dead = true;
+        g.members.clear();
+        for (const m of ms.sort((a, b) => a - b)) newGroup("elementwise", m, [m]);
       }
     }
 

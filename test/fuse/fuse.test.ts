@@ -1,0 +1,117 @@
+/**
+ * @file Kernel counts and memory of fused plans, without a device: which nodes share a
+ * kernel (`relu(x @ w + b)` is one group), how many dispatches the seed CNN's and the MLP's
+ * training steps take, that optimizer updates are written in place, and that the static
+ * memory plan stays within 1.5x of its lower bound.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { planGraph } from "../../compiler/codegen/index.js";
+import { compileFile } from "../../compiler/compile.js";
+import { groupGraph } from "../../compiler/fuse/groups.js";
+import { fuseView } from "../../compiler/fuse/view.js";
+import { GraphBuilder } from "../../compiler/ir/builder.js";
+import type { Graph } from "../../compiler/ir/graph.js";
+import type { Span } from "../../compiler/source.js";
+import { defaultLimits, type KernelPlan } from "../../runtime/plan.js";
+
+const span: Span = { file: "t.nn", start: 0, end: 1 };
+const limits = { ...defaultLimits, maxStorageBuffersPerShaderStage: 16 };
+
+function groupsOf(g: Graph) {
+  return groupGraph(fuseView(g, { rewrite: true }), { limits, fuse: true }).groups;
+}
+
+function dense(batch: number, n: number, units: number): Graph {
+  const b = new GraphBuilder();
+  const x = b.source("input", "x", { shape: [batch, n], dtype: "f32" }, span);
+  const w = b.source("input", "w", { shape: [n, units], dtype: "f32" }, span);
+  const bias = b.source("input", "b", { shape: [units], dtype: "f32" }, span);
+  const mm = b.add("matmul", [x, w], { transA: false, transB: false }, span);
+  b.output("y", b.add("relu", [b.add("add", [mm, bias], {}, span)], {}, span));
+  return b.build();
+}
+
+test("relu(x @ w + b) is one kernel group: the matmul with a bias-and-relu epilogue", () => {
+  const gs = groupsOf(dense(64, 300, 128));
+  assert.is(gs.length, 1);
+  assert.is(gs[0]!.kind, "op");
+  assert.equal(
+    gs[0]!.members.map((m) => dense(64, 300, 128).nodes[m]!.op),
+    ["matmul", "add", "relu"],
+  );
+  // The plan: one kernel when the matmul emitter applies the epilogue, else the epilogue runs
+  // as one elementwise kernel after it; never one kernel per node.
+  const plan = planGraph(dense(64, 300, 128), { limits });
+  const applies = plan.kernels[0]!.wgsl.includes("nnc_epilogue");
+  assert.is(plan.kernels.length, applies ? 1 : 2);
+  assert.is(plan.kernels.filter((k) => k.op === "matmul").length, 1);
+});
+
+test("an elementwise tree with several outputs is one kernel; shared producers are computed once", () => {
+  const b = new GraphBuilder();
+  const x = b.source("input", "x", { shape: [100, 40], dtype: "f32" }, span);
+  const y = b.source("input", "y", { shape: [40], dtype: "f32" }, span);
+  const e = b.add("exp", [b.add("sub", [x, y], {}, span)], {}, span);
+  b.output("a", b.add("mul", [e, e], {}, span));
+  b.output("b", b.add("tanh", [e], {}, span));
+  const plan = planGraph(b.build(), { limits });
+  assert.is(plan.kernels.length, 1);
+  const k = plan.kernels[0]!;
+  assert.is(k.bindings.filter((x) => x.access === "read_write").length, 2);
+  assert.is(k.wgsl.match(/exp\(/g)!.length, 1);
+  assert.match(k.wgsl, "vec4<f32>"); // 40 % 4 == 0: vec4 lanes
+});
+
+test("a reduction takes its exclusive elementwise producers and same-shape consumers", () => {
+  const b = new GraphBuilder();
+  const x = b.source("input", "x", { shape: [512, 300], dtype: "f32" }, span);
+  const sq = b.add("square", [x], {}, span);
+  const s = b.add("reduce_sum", [sq], { axes: [1], keepDims: false }, span);
+  b.output("norm", b.add("sqrt", [s], {}, span));
+  const plan = planGraph(b.build(), { limits });
+  assert.is(plan.kernels.length, 1);
+  assert.equal(
+    plan.kernels.map((k) => k.op),
+    ["reduce_sum"],
+  );
+});
+
+function program(path: string) {
+  const r = compileFile(path, { limits });
+  if (!r.program) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
+  return r.program;
+}
+
+function memoryRatio(plan: KernelPlan): number {
+  return plan.memory!.totalBytes / plan.memory!.lowerBoundBytes;
+}
+
+test("the seed CNN trains in at most 15 dispatches per step, the MLP in at most 11", () => {
+  const cnn = program("examples/mnist.nn");
+  assert.ok(cnn.step.kernels.length <= 15, `${cnn.step.kernels.length} kernels`);
+  const mlp = program("examples/mlp.nn");
+  assert.ok(mlp.step.kernels.length <= 11, `${mlp.step.kernels.length} kernels`);
+  // The loss, its gradient, accuracy and the metric sums are one serial kernel.
+  assert.is(cnn.step.kernels.filter((k) => k.op === "serial" && k.wgsl.includes("exp(")).length, 1);
+});
+
+test("Adam updates every parameter in place: no update copies after the step", () => {
+  const cnn = program("examples/mnist.nn");
+  assert.equal(cnn.step.updates, []);
+  assert.ok(!cnn.step.kernels.some((k) => k.op === "copy"));
+  const mlp = program("examples/mlp.nn");
+  assert.equal(mlp.step.updates, []);
+});
+
+test("the memory plan is within 1.5x of its lower bound for the CNN and the MLP", () => {
+  for (const path of ["examples/mnist.nn", "examples/mlp.nn"]) {
+    const p = program(path);
+    for (const plan of [p.step, p.evaluate, p.predict]) {
+      const r = memoryRatio(plan);
+      assert.ok(r >= 1 && r <= 1.5, `${path}: ratio ${r}`);
+    }
+  }
+});
+
+test.run();
