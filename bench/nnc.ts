@@ -1,17 +1,23 @@
 /**
- * @file nnc's own benchmark row: the hook the project lead fills in once the
- * runtime can train the benchmark models. Until then it reports "not
- * available" as a row `error`, and the harness carries on with the peers.
- *
- * To plug nnc in: compile the model (see `models.ts` for the exact network,
- * initial weights in canonical layout, loss and Adam settings), wrap the built
- * module in a `Trainer` (`step` = one training step on a batch, `predict` =
- * argmax of the logits), and return
- * `runProtocol("nnc", backend, model, trainer, loadMnist(), opts)` so nnc's
- * row is measured exactly as the peers' rows are.
+ * @file nnc's own benchmark row, measured by the same protocol as the peers: the model is
+ * compiled from `.nn` (examples/mnist.nn for the CNN, examples/mlp.nn for the MLP, at the
+ * protocol's batch sizes) into a ModelProgram and run through NncModel, the one execution path
+ * `nnc train` and built modules share, starting from the same initial weights as every peer.
+ * Steps are queued without waiting except when the protocol asks for the loss.
  */
-import type { ModelKind } from "./models.js";
-import { errorRow, type BenchOptions, type BenchRow } from "./protocol.js";
+import { compileFile } from "../compiler/compile.js";
+import { acquireDevice } from "../runtime/device.js";
+import { NncModel } from "../runtime/model.js";
+import { loadMnist } from "./mnist.js";
+import { initialParams, type ModelKind } from "./models.js";
+import {
+  errorRow,
+  runProtocol,
+  type BenchOptions,
+  type BenchRow,
+  type Trainer,
+} from "./protocol.js";
+import { fileURLToPath } from "node:url";
 
 /** Backends nnc's row is measured on. */
 export const NNC_BACKENDS = ["webgpu"] as const;
@@ -21,16 +27,76 @@ export interface NncBenchOptions extends BenchOptions {
   readonly backend: string;
 }
 
-/** Measures nnc on `model`; for now a "not available" row. */
-export async function benchNnc(model: ModelKind, opts: NncBenchOptions): Promise<BenchRow> {
-  // HOOK (project lead): build and train the model with nnc here, e.g.
-  //   const trainer: Trainer = await createNncTrainer(model, opts);
-  //   return runProtocol("nnc", opts.backend, model, trainer, loadMnist(), opts, log);
-  const row = errorRow(
-    "nnc",
-    opts.backend,
-    model,
-    "not available: nnc's runtime is not wired into the benchmark yet",
+const files: Record<ModelKind, string> = { cnn: "examples/mnist.nn", mlp: "examples/mlp.nn" };
+/** The benchmark's parameter names -> nnc's layer parameter names. */
+const names: Record<string, string> = {
+  conv_kernel: "conv2d.w",
+  conv_bias: "conv2d.b",
+  dense_kernel: "dense.w",
+  dense_bias: "dense.b",
+  dense1_kernel: "dense.w",
+  dense1_bias: "dense.b",
+  dense2_kernel: "dense_1.w",
+  dense2_bias: "dense_1.b",
+};
+
+async function createNncTrainer(model: ModelKind, opts: NncBenchOptions): Promise<Trainer> {
+  const dev = await acquireDevice();
+  const path = fileURLToPath(new URL(`../../${files[model]}`, import.meta.url));
+  const r = compileFile(path, {
+    limits: dev.limits,
+    batch: opts.batchSize,
+    inferBatch: opts.inferBatch,
+  });
+  if (!r.program) throw new Error(r.diagnostics.map((d) => `${d.code}: ${d.message}`).join("\n"));
+  const program = r.program;
+  const m = await NncModel.create(program, dev, { seed: opts.seed });
+  m.setWeights(
+    initialParams(model, opts.seed).map((p) => ({
+      name: names[p.name] ?? p.name,
+      dtype: "F32" as const,
+      shape: [...p.shape],
+      data: p.values,
+    })),
   );
-  return { ...row, peak_rss_mb: null };
+  const classes = program.classes;
+  const onehot = new Float32Array(opts.batchSize * classes);
+  return {
+    notes: `${dev.description}; ${program.step.kernels.length} kernels per step`,
+    async step(x, y, wantLoss) {
+      onehot.fill(0);
+      for (let i = 0; i < y.length; i++) onehot[i * classes + y[i]!] = 1;
+      if (!wantLoss) {
+        await m.queueTrainStep(x, onehot);
+        return undefined;
+      }
+      return (await m.trainStep(x, onehot)).loss;
+    },
+    async predict(x, n) {
+      const out = await m.predict(x.subarray(0, n * 784), n);
+      const k = out.length / n;
+      const cls = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        let best = 0;
+        for (let c = 1; c < k; c++) if (out[i * k + c]! > out[i * k + best]!) best = c;
+        cls[i] = best;
+      }
+      return cls;
+    },
+    dispose() {
+      m.dispose();
+      dev.destroy();
+    },
+  };
+}
+
+/** Measures nnc on `model` with the shared protocol. */
+export async function benchNnc(model: ModelKind, opts: NncBenchOptions): Promise<BenchRow> {
+  let trainer: Trainer;
+  try {
+    trainer = await createNncTrainer(model, opts);
+  } catch (e) {
+    return errorRow("nnc", opts.backend, model, e instanceof Error ? e.message : String(e));
+  }
+  return runProtocol("nnc", opts.backend, model, trainer, loadMnist(), opts);
 }

@@ -175,13 +175,40 @@ export class NncModel {
     return { loss: l[0]! / Math.max(1, samples), accuracy: c[0]! / Math.max(1, samples) };
   }
 
-  /** One training step on a full batch (x: batch * sample values, y: one-hot labels). */
+  /** One training step on a full batch (x: batch * sample values, y: one-hot labels); waits for it. */
   async trainStep(x: Float32Array, y: Float32Array): Promise<{ loss: number; accuracy: number }> {
     this.check();
     this.resetMetrics();
     this.writeStepInputs(x, y);
-    await this.train.submit(1);
+    this.queueStep();
+    this.queued = 0;
+    await this.device.device.queue.onSubmittedWorkDone();
     return this.readMetrics(this.program.stepBatch);
+  }
+
+  /**
+   * Queues one training step and returns without reading anything back; every few steps it
+   * waits for the device to catch up, so the queue stays short.
+   */
+  async queueTrainStep(x: Float32Array, y: Float32Array): Promise<void> {
+    this.check();
+    this.writeStepInputs(x, y);
+    this.queueStep();
+    if (this.queued >= 4) {
+      this.queued = 0;
+      await this.device.device.queue.onSubmittedWorkDone();
+    }
+  }
+
+  private queued = 0;
+
+  /** Records the step's kernels into one command buffer and submits it without waiting. */
+  private queueStep(): void {
+    const device = this.device.device;
+    const encoder = device.createCommandEncoder();
+    this.train.record(encoder, 1);
+    device.queue.submit([encoder.finish()]);
+    this.queued++;
   }
 
   /** Trains on `data` for `epochs` epochs, shuffled with a seeded order; drops a partial last batch. */
@@ -214,11 +241,12 @@ export class NncModel {
         if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
         const batch: Batch = batcher.fill(order, i);
         this.writeStepInputs(batch.x, batch.y);
-        const encoder = device.createCommandEncoder();
-        this.train.record(encoder, 1);
-        device.queue.submit([encoder.finish()]);
+        this.queueStep();
         // Keep the queue short: the host fills the next batch while the device runs this one.
-        if (i % 4 === 3) await device.queue.onSubmittedWorkDone();
+        if (this.queued >= 4) {
+          this.queued = 0;
+          await device.queue.onSubmittedWorkDone();
+        }
         const t = now();
         if (opts.onProgress && t - lastProgress >= progressMs) {
           lastProgress = t;
