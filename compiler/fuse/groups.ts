@@ -161,7 +161,7 @@ export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
         for (const k of inputs[v.root[j]!]!) addLeaf(k);
         return;
       }
-      if (nd.op === "constant" && isLiteralSafe(nd.attrs.value, nd.dtype) && kind !== "op") return;
+      if (nd.op === "constant" && isLiteralSafe(nd.attrs.value, nd.dtype)) return;
       leaves.add(v.root[j]!);
     };
     for (const m of members) {
@@ -223,6 +223,7 @@ export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
       return sa.length === sb.length && sa.every((d, k) => d === sb[k]);
     };
 
+    const updateNodes = new Set(v.graph.updates.map((u) => v.rep[u.node]!));
     // 1. Epilogues of matmul, conv and pool kernels.
     for (const g of [...groups]) {
       if (g.kind !== "op" || !epilogueOps.has(nodes[g.node]!.op) || nodes[g.node]!.dtype !== "f32")
@@ -234,6 +235,9 @@ export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
         const h = groups[groupOf[c]!];
         if (!h || h.kind !== "elementwise" || h.members.size !== 1) break;
         if (nodes[c]!.dtype !== "f32" || !sameShape(c, g.node)) break;
+        // An update stays out, to be written in place with its siblings (an epilogue cannot:
+        // it would read the variable through a second binding).
+        if (updateNodes.has(c)) break;
         if (!canMerge(g, h) || !fits(g, h, "op", g.node)) break;
         merge(g, h);
         absorb(g);

@@ -1,0 +1,264 @@
+/**
+ * @file Fused kernels on the device against the float64 reference: elementwise groups on
+ * both paths (vec4 lanes, and four scalars per invocation for odd sizes) with broadcasting
+ * and several outputs, grids folded into 2-D, reductions with prologue and epilogue on both
+ * paths (one pass, and partial results then their combination), argmax, serial regions (a
+ * softmax cross-entropy forward and backward), epilogues of matmul and conv, and in-place
+ * updates over several steps. Each graph also runs unfused, and both must agree with the
+ * reference.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { addGradients } from "../../compiler/autodiff/grad.js";
+import { planGraph } from "../../compiler/codegen/index.js";
+import { GraphBuilder } from "../../compiler/ir/builder.js";
+import type { Graph } from "../../compiler/ir/graph.js";
+import { evaluateOutputs } from "../../compiler/reference.js";
+import { Executor } from "../../runtime/index.js";
+import {
+  assertClose,
+  checkOnDevice,
+  device,
+  graphOf,
+  randomArray,
+  randomFeeds,
+  releaseDevice,
+  rng,
+  span,
+} from "../device/util.js";
+
+test.after(releaseDevice);
+
+async function both(g: Graph, seed = 1, ranges: Record<string, [number, number]> = {}) {
+  const dev = await device();
+  const feeds = randomFeeds(g, seed, ranges);
+  await checkOnDevice(g, feeds, {}, dev.limits);
+  // The unfused plan is the baseline the fused one replaces.
+  const plain = planGraph(g, { limits: dev.limits, fuse: false });
+  const fused = planGraph(g, { limits: dev.limits });
+  assert.ok(fused.kernels.length <= plain.kernels.length);
+  return fused;
+}
+
+test("elementwise: vec4 lanes with a broadcast bias and two outputs", async () => {
+  const g = (() => {
+    const b = new GraphBuilder();
+    const x = b.source("input", "x", { shape: [33, 24], dtype: "f32" }, span);
+    const bias = b.source("input", "bias", { shape: [24], dtype: "f32" }, span);
+    const col = b.source("input", "col", { shape: [33, 1], dtype: "f32" }, span);
+    const z = b.add("add", [b.add("mul", [x, col], {}, span), bias], {}, span);
+    b.output("a", b.add("relu", [z], {}, span));
+    b.output("b", b.add("sigmoid", [b.add("mul", [z, b.constant(0.5, span)], {}, span)], {}, span));
+    return b.build();
+  })();
+  const plan = await both(g);
+  assert.is(plan.kernels.length, 1);
+  assert.match(plan.kernels[0]!.wgsl, "vec4<f32>");
+});
+
+test("elementwise: odd sizes run four scalars per invocation (where, pow, cast, compare)", async () => {
+  const g = graphOf(
+    [{ shape: [7, 5, 3] }, { shape: [5, 1] }, { shape: [7, 5, 3] }],
+    (b, [x, y, z]) => {
+      const c = b.add("greater", [x!, y!], {}, span);
+      const p = b.add("pow", [b.add("abs", [z!], {}, span), b.constant(1.5, span)], {}, span);
+      const i = b.add(
+        "cast",
+        [b.add("floor", [b.add("mul", [x!, b.constant(4, span)], {}, span)], {}, span)],
+        { to: "i32" },
+        span,
+      );
+      const f = b.add("cast", [i], { to: "f32" }, span);
+      return b.add("where", [c, p, f], {}, span);
+    },
+  );
+  const plan = await both(g);
+  assert.is(plan.kernels.length, 1);
+  assert.not.match(plan.kernels[0]!.wgsl, "vec4");
+});
+
+test("elementwise: grids past the workgroup limit fold into 2-D", async () => {
+  const dev = await device();
+  const g = graphOf([{ shape: [5000] }, { shape: [5000] }], (b, [x, y]) =>
+    b.add("tanh", [b.add("add", [x!, y!], {}, span)], {}, span),
+  );
+  const limits = { ...dev.limits, maxComputeWorkgroupsPerDimension: 7 };
+  const plan = planGraph(g, { limits });
+  assert.ok(plan.kernels[0]!.dispatch[1] > 1);
+  await checkOnDevice(g, randomFeeds(g, 3), {}, limits);
+});
+
+test("reductions: prologue and epilogue, in one pass and in two", async () => {
+  const cases: [number[], number[]][] = [
+    [[37, 13], [1]],
+    [
+      [64, 26, 26, 3],
+      [0, 1, 2],
+    ], // 43,264 elements into 3 sums: two passes
+    [[6000], [0]],
+    [[9, 700, 2], [1]],
+  ];
+  for (const [shape, axes] of cases) {
+    const g = graphOf(
+      [{ shape: [...shape] }, { shape: [shape[shape.length - 1]!] }],
+      (b, [x, s]) => {
+        const e = b.add("mul", [b.add("exp", [x!], {}, span), s!], {}, span);
+        const r = b.add("reduce_sum", [e], { axes: [...axes], keepDims: false }, span);
+        return b.add("log", [r], {}, span);
+      },
+    );
+    const plan = await both(g, 2, { x1: [0.5, 1] });
+    const partial = plan.kernels.some((k) => k.name.endsWith("_partial"));
+    const count = axes.reduce((a, k) => a * shape[k]!, 1);
+    assert.is(partial, count >= 4096, `${shape}: two passes`);
+  }
+  const mx = graphOf([{ shape: [3, 5000] }], (b, [x]) =>
+    b.add("reduce_max", [b.add("neg", [x!], {}, span)], { axes: [1], keepDims: true }, span),
+  );
+  await both(mx);
+  const am = graphOf([{ shape: [300, 17] }], (b, [x]) =>
+    b.add("argmax", [b.add("square", [x!], {}, span)], { axis: 1 }, span),
+  );
+  await both(am);
+});
+
+test("serial region: softmax cross-entropy, its gradient and accuracy in one kernel", async () => {
+  const b = new GraphBuilder();
+  const logits = b.source("input", "logits", { shape: [16, 10], dtype: "f32" }, span);
+  const labels = b.source("input", "labels", { shape: [16, 10], dtype: "f32" }, span);
+  const mx = b.add("reduce_max", [logits], { axes: [1], keepDims: true }, span);
+  const z = b.add("sub", [logits, mx], {}, span);
+  const lse = b.add(
+    "log",
+    [b.add("reduce_sum", [b.add("exp", [z], {}, span)], { axes: [1], keepDims: true }, span)],
+    {},
+    span,
+  );
+  const per = b.add(
+    "reduce_sum",
+    [b.add("mul", [labels, b.add("sub", [lse, z], {}, span)], {}, span)],
+    { axes: [1], keepDims: false },
+    span,
+  );
+  const loss = b.add(
+    "div",
+    [b.add("reduce_sum", [per], { axes: [0], keepDims: false }, span), b.constant(16, span)],
+    {},
+    span,
+  );
+  const [dl] = addGradients(b, loss, [logits]);
+  const correct = b.add(
+    "reduce_sum",
+    [
+      b.add(
+        "equal",
+        [
+          b.add("argmax", [logits], { axis: 1 }, span),
+          b.add("argmax", [labels], { axis: 1 }, span),
+        ],
+        {},
+        span,
+      ),
+    ],
+    { axes: [0], keepDims: false },
+    span,
+  );
+  b.output("loss", loss);
+  b.output("grad", dl!);
+  b.output("correct", correct);
+  const plan = await both(b.build(), 4, { labels: [0, 1] });
+  assert.is(plan.kernels.length, 1);
+  assert.is(plan.kernels[0]!.op, "serial");
+});
+
+test("epilogues: matmul + bias + relu, conv + bias + tanh + residual", async () => {
+  const g1 = graphOf([{ shape: [13, 20] }, { shape: [20, 12] }, { shape: [12] }], (b, [x, w, c]) =>
+    b.add(
+      "relu",
+      [
+        b.add(
+          "add",
+          [b.add("matmul", [x!, w!], { transA: false, transB: false }, span), c!],
+          {},
+          span,
+        ),
+      ],
+      {},
+      span,
+    ),
+  );
+  await both(g1);
+  const g2 = graphOf(
+    [{ shape: [2, 7, 6, 3] }, { shape: [3, 3, 3, 5] }, { shape: [5] }, { shape: [2, 7, 6, 5] }],
+    (b, [x, w, c, res]) => {
+      const conv = b.add("conv2d", [x!, w!], { strides: [1, 1], pads: [1, 1, 1, 1] }, span);
+      return b.add(
+        "add",
+        [b.add("tanh", [b.add("add", [conv, c!], {}, span)], {}, span), res!],
+        {},
+        span,
+      );
+    },
+  );
+  await both(g2);
+});
+
+test("in-place updates: momentum SGD over several steps equals the reference", async () => {
+  const dev = await device();
+  const b = new GraphBuilder();
+  const x = b.source("input", "x", { shape: [8, 6], dtype: "f32" }, span);
+  const v = (name: string, shape: number[], kind: "param" | "state") =>
+    b.variable({
+      name,
+      kind,
+      shape,
+      dtype: "f32",
+      init: { dist: "constant", value: 0 },
+      layer: "l",
+      span,
+    });
+  const w = v("w", [6, 4], "param");
+  const m = v("m/w", [6, 4], "state");
+  const y = b.add(
+    "tanh",
+    [b.add("matmul", [x, w], { transA: false, transB: false }, span)],
+    {},
+    span,
+  );
+  const loss = b.add(
+    "reduce_sum",
+    [b.add("square", [y], {}, span)],
+    { axes: [0, 1], keepDims: false },
+    span,
+  );
+  const [gw] = addGradients(b, loss, [w]);
+  const m2 = b.add("add", [b.add("mul", [m, b.constant(0.9, span)], {}, span), gw!], {}, span);
+  b.update("m/w", m2);
+  b.update("w", b.add("sub", [w, b.add("mul", [m2, b.constant(0.05, span)], {}, span)], {}, span));
+  b.output("loss", loss);
+  const g = b.build();
+  const plan = planGraph(g, { limits: dev.limits });
+  assert.equal(plan.updates, []); // both written in place
+  const ex = await Executor.create(dev, plan);
+  const r = rng(9);
+  const xs = randomArray(48, r);
+  const vars = new Map<string, ArrayLike<number>>([
+    ["w", randomArray(24, r)],
+    ["m/w", randomArray(24, r)],
+  ]);
+  for (const [k, d] of vars) ex.setVariable(k, d);
+  ex.writeInput("x", xs);
+  for (let step = 0; step < 3; step++) {
+    const ref = evaluateOutputs(g, { inputs: new Map([["x", xs]]), variables: vars });
+    const got = await ex.run();
+    assertClose(`loss ${step}`, got.loss!, ref.get("loss")!);
+    for (const name of ["w", "m/w"]) {
+      const next = ref.get(`update:${name}`)!.data;
+      assertClose(`${name} ${step}`, await ex.getVariable(name), next);
+      vars.set(name, Float32Array.from(next));
+    }
+  }
+  ex.dispose();
+});
+
+test.run();
