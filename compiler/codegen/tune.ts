@@ -34,7 +34,17 @@ export interface ConvConfig {
   readonly wg: number;
 }
 
+/** conv2d_grad_filter: taps x filters per invocation (partial sums over rows of the batch). */
+export interface GradFilterConfig {
+  /** Filter taps (kh, kw) per invocation. */
+  readonly bt: number;
+  /** Filters per invocation (a multiple of 4 when F is). */
+  readonly bf: number;
+  readonly wg: number;
+}
+
 export interface TuneConfigs {
+  readonly conv2d_grad_filter: GradFilterConfig;
   readonly matmul: MatmulConfig;
   readonly conv2d: ConvConfig;
   readonly conv2d_grad_input: ConvConfig;
@@ -51,13 +61,17 @@ export function useTuning(adapter: string | undefined, table: TuneTable = {}): v
   active = adapter === undefined ? undefined : { adapter, table };
 }
 
-/** The configuration for `op` at `key`: a cached winner on the active adapter, else `fallback`. */
+/**
+ * The configuration for `op` at `key`: a cached winner on the active adapter (an entry
+ * `"${op} *"` applies to every shape), else `fallback`.
+ */
 export function tuned<K extends TunedOp>(
   op: K,
   key: string,
   fallback: TuneConfigs[K],
 ): TuneConfigs[K] {
-  const hit = active?.table[active.adapter]?.[`${op} ${key}`];
+  const t = active?.table[active.adapter];
+  const hit = t?.[`${op} ${key}`] ?? t?.[`${op} *`];
   return (hit as TuneConfigs[K] | undefined) ?? fallback;
 }
 
@@ -182,8 +196,9 @@ export function groupKernel(
 
 /**
  * Wall milliseconds per run of kernel `k` on `dev`, its bindings backed by zero-filled buffers
- * of `bytes[b]` bytes (the output last): the median of `trials` submissions of `reps` runs each
- * (after one warm-up submission).
+ * of `bytes[b]` bytes (the output last): the fastest of `trials` submissions of `reps` runs
+ * each, after one warm-up submission (the fastest, not the median: on a shared machine other
+ * processes only ever add time).
  */
 export async function timeKernel(
   dev: NncDevice,
@@ -232,8 +247,7 @@ export async function timeKernel(
       await ex.submit(reps);
       times.push((performance.now() - t0) / reps);
     }
-    times.sort((a, b) => a - b);
-    return times[Math.floor(times.length / 2)]!;
+    return Math.min(...times);
   } finally {
     ex.dispose();
   }

@@ -10,12 +10,53 @@ import * as assert from "uvu/assert";
 import { planGraph } from "../../compiler/codegen/index.js";
 import type { Graph } from "../../compiler/ir/graph.js";
 import type { DeviceLimitsLike } from "../../runtime/plan.js";
-import { checkOnDevice, device, graphOf, randomFeeds, releaseDevice, span } from "./util.js";
+import { useTuning } from "../../compiler/codegen/tune.js";
+import { evaluateOutputs, type Feeds } from "../../compiler/reference.js";
+import { Executor, type HostArray } from "../../runtime/index.js";
+import {
+  assertClose,
+  device,
+  graphOf,
+  randomFeeds,
+  releaseDevice,
+  span,
+  type Tolerance,
+} from "./util.js";
 
 /** The WGSL of the kernels `g` plans to on this device (to assert which path was taken). */
 async function wgslOf(g: Graph, limits?: DeviceLimitsLike): Promise<string[]> {
   const dev = await device();
-  return planGraph(g, { limits: limits ?? dev.limits }).kernels.map((k) => k.wgsl);
+  return planGraph(g, { limits: limits ?? dev.limits, fuse: false }).kernels.map((k) => k.wgsl);
+}
+
+/**
+ * checkOnDevice without fusion: each node runs through its own emitter (the code under test
+ * here), then every output is compared with the reference.
+ */
+async function checkOnDevice(
+  g: Graph,
+  feeds: Feeds,
+  tol: Tolerance = {},
+  limits?: DeviceLimitsLike,
+): Promise<void> {
+  const dev = await device();
+  const plan = planGraph(g, { limits: limits ?? dev.limits, fuse: false });
+  const ex = await Executor.create(dev, plan);
+  let got: Record<string, HostArray>;
+  try {
+    for (const [k, v] of feeds.inputs) ex.writeInput(k, v);
+    for (const [k, v] of feeds.variables) ex.setVariable(k, v);
+    got = await ex.run();
+  } finally {
+    ex.dispose();
+  }
+  const want = evaluateOutputs(g, feeds);
+  for (const o of g.outputs) {
+    const w = want.get(o.name)!;
+    const d = got[o.name]!;
+    assert.is(d instanceof Int32Array, w.dtype === "i32", `${o.name}: dtype`);
+    assertClose(o.name, d, w, tol);
+  }
 }
 
 /** This device's limits with a tiny grid, so that grids fold into 2-D. */
@@ -90,6 +131,73 @@ test("argmax: long rows by workgroup, first maximum, NaN only at element 0 wins"
   const short = graphOf([{ shape: [7, 10] }], (b, [x]) => b.add("argmax", [x!], { axis: 1 }, span));
   assert.not.ok((await wgslOf(short))[0]!.includes("workgroupBarrier"));
   await checkOnDevice(short, randomFeeds(short, 7));
+});
+
+type Builder = Parameters<Parameters<typeof graphOf>[1]>[0];
+type ConvCase = {
+  x: number[];
+  w: number[];
+  strides: [number, number];
+  pads: [number, number, number, number];
+};
+
+function outShape(c: ConvCase): number[] {
+  const [n, h, w] = c.x as [number, number, number];
+  const [kh, kw, , f] = c.w as [number, number, number, number];
+  const oh = Math.floor((h + c.pads[0] + c.pads[1] - kh) / c.strides[0]) + 1;
+  const ow = Math.floor((w + c.pads[2] + c.pads[3] - kw) / c.strides[1]) + 1;
+  return [n, oh, ow, f];
+}
+
+const convCases: ConvCase[] = [
+  { x: [4, 12, 12, 1], w: [3, 3, 1, 32], strides: [1, 1], pads: [0, 0, 0, 0] }, // the seed CNN's
+  { x: [3, 9, 8, 8], w: [3, 3, 8, 12], strides: [1, 1], pads: [1, 1, 1, 1] }, // vec4 channels
+  { x: [2, 7, 6, 3], w: [3, 2, 3, 5], strides: [2, 1], pads: [1, 1, 0, 2] }, // odd everything
+  { x: [2, 11, 10, 4], w: [5, 5, 4, 20], strides: [2, 3], pads: [2, 1, 0, 3] }, // F % 16 != 0
+  { x: [1, 5, 5, 2], w: [1, 1, 2, 1], strides: [1, 1], pads: [0, 0, 0, 0] },
+];
+
+const gradFilter =
+  (c: ConvCase) =>
+  (b: Builder, [x, dy]: number[]) =>
+    b.add(
+      "conv2d_grad_filter",
+      [x!, dy!],
+      { strides: c.strides, pads: c.pads, filterShape: c.w },
+      span,
+    );
+
+test("conv2d_grad_filter: blocks of taps x channels x filters summed by workgroup", async () => {
+  for (const c of convCases) {
+    const g = graphOf([{ shape: c.x }, { shape: outShape(c) }], gradFilter(c));
+    await checkOnDevice(g, randomFeeds(g, c.x[1]!));
+  }
+});
+
+test("conv2d_grad_filter: tuned blocks, partial tap and filter blocks, chunked sums, folded grids", async () => {
+  const dev = await device();
+  const small: DeviceLimitsLike = {
+    ...dev.limits,
+    maxComputeWorkgroupStorageSize: 1024,
+    maxComputeWorkgroupsPerDimension: 12,
+  };
+  const configs = [
+    { bt: 1, bf: 4, wg: 8 },
+    { bt: 4, bf: 8, wg: 64 },
+    { bt: 7, bf: 12, wg: 16 },
+    { bt: 25, bf: 32, wg: 32 }, // clamped to 160 accumulators,
+  ];
+  try {
+    for (const cfg of configs) {
+      useTuning("test", { test: { "conv2d_grad_filter *": cfg } });
+      for (const c of convCases) {
+        const g = graphOf([{ shape: c.x }, { shape: outShape(c) }], gradFilter(c));
+        await checkOnDevice(g, randomFeeds(g, cfg.bt), {}, small);
+      }
+    }
+  } finally {
+    useTuning(undefined);
+  }
 });
 
 test.after(releaseDevice);
