@@ -6,7 +6,7 @@
  */
 import type { Conv2dAttrs, Pool2dAttrs } from "../primitives.js";
 import { type EmitCtx, type Emitted, kernels } from "./context.js";
-import { clampWorkgroup, type GradFilterConfig, groupKernel, tuned } from "./tune.js";
+import { clampWorkgroup, type GradFilterConfig, groupKernel, itemsKernel, tuned } from "./tune.js";
 import { type BufferDecl, coords, indent, kernelSource, numel, u32 } from "./wgsl.js";
 
 function f32Kernel(ctx: EmitCtx, inputs: BufferDecl[], body: string[]): Emitted {
@@ -287,25 +287,45 @@ function windowBounds(a: Pool2dAttrs, H: number, W: number, oh: string, ow: stri
   ];
 }
 
+/**
+ * One invocation per output pixel and group of `cw` channels (four, as vec4, when C % 4 == 0):
+ * the first maximum of the window's valid cells.
+ */
 export function maxpoolEmitter(ctx: EmitCtx<"maxpool2d">): Emitted {
   const [, H, W, C] = ctx.inputs[0]!.shape as [number, number, number, number];
+  const [N, OH, OW] = ctx.shape as [number, number, number, number];
+  const cw = C % 4 === 0 ? 4 : 1;
+  const t = cw === 4 ? "vec4<f32>" : "f32";
+  const C4 = C / cw;
   const body = [
-    ...coords(ctx.shape, "i", "c"),
+    ...coords([N, OH, OW, C4], "i", "c"),
     ...windowBounds(ctx.attrs, H, W, "i32(c1)", "i32(c2)"),
-    "var m = 0.0f;",
-    "var first = true;",
-    "for (var h = h0; h < h1; h++) {",
-    "  for (var w = w0; w < w1; w++) {",
-    `    let v = x[((c0 * ${u32(H)} + u32(h)) * ${u32(W)} + u32(w)) * ${u32(C)} + c3];`,
-    "    if (first || v > m) {",
-    "      m = v;",
-    "      first = false;",
+    `let xb = c0 * ${u32(H)};`,
+    `var m = ${t}(0);`,
+    "if (h0 < h1 && w0 < w1) {",
+    `  m = x[((xb + u32(h0)) * ${u32(W)} + u32(w0)) * ${u32(C4)} + c3];`,
+    "  for (var h = h0; h < h1; h++) {",
+    "    for (var w = w0; w < w1; w++) {",
+    `      let v = x[((xb + u32(h)) * ${u32(W)} + u32(w)) * ${u32(C4)} + c3];`,
+    "      m = select(m, v, v > m);",
     "    }",
     "  }",
     "}",
     "out[i] = m;",
   ];
-  return f32Kernel(ctx, [f32buf("x")], body);
+  return kernels(
+    itemsKernel(
+      {
+        inputs: [{ name: "x", type: t }],
+        reads: [0],
+        output: t,
+        total: N * OH * OW * C4,
+        wg: 64,
+        body,
+      },
+      ctx.limits,
+    ),
+  );
 }
 
 export function avgpoolEmitter(ctx: EmitCtx<"avgpool2d">): Emitted {
@@ -324,7 +344,84 @@ export function avgpoolEmitter(ctx: EmitCtx<"avgpool2d">): Emitted {
   return f32Kernel(ctx, [f32buf("x")], body);
 }
 
+/**
+ * Windows that do not overlap (window <= stride, no padding) are computed from the output side:
+ * one invocation per stride x stride cell of the input and group of `cw` channels finds the
+ * first maximum of the cell's window and writes dy there and zeros elsewhere in the cell, so
+ * every input pixel is written once. Overlapping windows take the general gather, where each
+ * input pixel asks every window covering it whether it is that window's first maximum.
+ */
 export function maxpoolGradEmitter(ctx: EmitCtx<"maxpool2d_grad">): Emitted {
+  const a = ctx.attrs;
+  const disjoint =
+    a.window[0] <= a.strides[0] && a.window[1] <= a.strides[1] && a.pads.every((p) => p === 0);
+  return disjoint ? maxpoolGradCells(ctx) : maxpoolGradGather(ctx);
+}
+
+function maxpoolGradCells(ctx: EmitCtx<"maxpool2d_grad">): Emitted {
+  const [N, H, W, C] = ctx.inputs[0]!.shape as [number, number, number, number];
+  const [, OH, OW] = ctx.inputs[1]!.shape as [number, number, number, number];
+  const [KH, KW] = ctx.attrs.window;
+  const [SH, SW] = ctx.attrs.strides;
+  const cw = C % 4 === 0 ? 4 : 1;
+  const t = cw === 4 ? "vec4<f32>" : "f32";
+  const C4 = C / cw;
+  const CH = Math.ceil(H / SH);
+  const CW = Math.ceil(W / SW);
+  const k = cw === 4 ? "vec4<u32>" : "u32";
+  const body = [
+    ...coords([N, CH, CW, C4], "i", "c"),
+    `let valid = c1 < ${u32(OH)} && c2 < ${u32(OW)};`,
+    `let h0 = c1 * ${u32(SH)};`,
+    `let w0 = c2 * ${u32(SW)};`,
+    `let px = (c0 * ${u32(H)} + h0) * ${u32(W)} + w0;`,
+    // Window cell (r, s) is at px + r * W + s; `best` is its position r * KW + s.
+    `var best = ${k}(0u);`,
+    `var d = ${t}(0);`,
+    "if (valid) {",
+    `  var m = x[px * ${u32(C4)} + c3];`,
+    `  for (var r = 0u; r < ${u32(KH)}; r++) {`,
+    `    for (var s = 0u; s < ${u32(KW)}; s++) {`,
+    `      let v = x[(px + r * ${u32(W)} + s) * ${u32(C4)} + c3];`,
+    "      let gt = v > m;",
+    "      m = select(m, v, gt);",
+    `      best = select(best, ${k}(r * ${u32(KW)} + s), gt);`,
+    "    }",
+    "  }",
+    `  d = dy[((c0 * ${u32(OH)} + c1) * ${u32(OW)} + c2) * ${u32(C4)} + c3];`,
+    "}",
+    `for (var r = 0u; r < ${u32(SH)}; r++) {`,
+    `  if (h0 + r >= ${u32(H)}) {`,
+    "    break;",
+    "  }",
+    `  for (var s = 0u; s < ${u32(SW)}; s++) {`,
+    `    if (w0 + s >= ${u32(W)}) {`,
+    "      break;",
+    "    }",
+    `    let at = select(${u32(KH * KW)}, r * ${u32(KW)} + s, r < ${u32(KH)} && s < ${u32(KW)});`,
+    `    out[(px + r * ${u32(W)} + s) * ${u32(C4)} + c3] = select(${t}(0), d, best == ${k}(at));`,
+    "  }",
+    "}",
+  ];
+  return kernels(
+    itemsKernel(
+      {
+        inputs: [
+          { name: "x", type: t },
+          { name: "dy", type: t },
+        ],
+        reads: [0, 1],
+        output: t,
+        total: N * CH * CW * C4,
+        wg: 64,
+        body,
+      },
+      ctx.limits,
+    ),
+  );
+}
+
+function maxpoolGradGather(ctx: EmitCtx<"maxpool2d_grad">): Emitted {
   const [, H, W, C] = ctx.inputs[0]!.shape as [number, number, number, number];
   const [, OH, OW] = ctx.inputs[1]!.shape as [number, number, number, number];
   const a = ctx.attrs;

@@ -200,5 +200,35 @@ test("conv2d_grad_filter: tuned blocks, partial tap and filter blocks, chunked s
   }
 });
 
+test("max pooling: vec4 channels; gradients by cell when windows do not overlap", async () => {
+  // [x shape, window, strides, pads, expect the cell path]
+  const cases: [number[], [number, number], [number, number], number[], boolean][] = [
+    [[3, 10, 10, 8], [2, 2], [2, 2], [0, 0, 0, 0], true], // the seed CNN's, vec4
+    [[2, 7, 9, 3], [2, 2], [2, 2], [0, 0, 0, 0], true], // odd sizes: uncovered last row/col
+    [[2, 8, 9, 4], [2, 3], [3, 3], [0, 0, 0, 0], true], // gaps between windows
+    [[2, 9, 7, 5], [3, 1], [3, 2], [0, 0, 0, 0], true],
+    [[2, 7, 5, 4], [3, 2], [2, 2], [1, 0, 1, 1], false], // overlapping, padded
+    [[2, 6, 6, 3], [2, 2], [2, 2], [1, 1, 1, 1], false], // padded
+    [[1, 6, 6, 8], [3, 3], [1, 1], [0, 0, 0, 0], false],
+  ];
+  for (const [xs, window, strides, pads, cells] of cases) {
+    const attrs = { window, strides, pads: pads as [number, number, number, number] };
+    const fwd = graphOf([{ shape: xs }], (b, [x]) => b.add("maxpool2d", [x!], attrs, span));
+    const ys = fwd.nodes[fwd.outputs[0]!.node]!.shape as number[];
+    const feeds = randomFeeds(fwd, xs[1]!);
+    const x = feeds.inputs.get("x0")!;
+    for (let k = 0; k < x.length; k += 3) x[k] = Math.round(x[k]! * 2); // ties
+    await checkOnDevice(fwd, feeds);
+    const g = graphOf([{ shape: xs }, { shape: ys }], (b, [x, dy]) =>
+      b.add("maxpool2d_grad", [x!, dy!], attrs, span),
+    );
+    const [w] = await wgslOf(g);
+    assert.is(w!.includes("let valid"), cells, `${xs} ${window} ${strides} ${pads}: by cell`);
+    const gf = randomFeeds(g, xs[2]!);
+    gf.inputs.set("x0", x);
+    await checkOnDevice(g, gf);
+  }
+});
+
 test.after(releaseDevice);
 test.run();
