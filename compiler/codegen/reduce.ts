@@ -8,7 +8,7 @@
  * loads. Sums add in blocks of 256 for accuracy; max and argmax keep the first maximum.
  */
 import { type EmitCtx, type Emitted, kernels } from "./context.js";
-import { clampWorkgroup, groupKernel, itemsKernel } from "./tune.js";
+import { clampWorkgroup, groupKernel, itemsKernel, itemsWorkgroup } from "./tune.js";
 import { coords, linear, literal, numel, strides, u32, wgslType } from "./wgsl.js";
 import type { DType } from "../primitives.js";
 import type { DeviceLimitsLike } from "../../runtime/plan.js";
@@ -189,13 +189,6 @@ function reduceKernel(ctx: EmitCtx, axes: readonly number[], how: Combine): Emit
       ctx.limits,
     ),
   );
-}
-
-/** Invocations per workgroup for `n` independent items: at least 4 workgroups when it can. */
-export function itemsWorkgroup(n: number): number {
-  let wg = 64;
-  while (wg > 8 && Math.ceil(n / wg) < 4) wg /= 2;
-  return wg;
 }
 
 export function reduceSumEmitter(ctx: EmitCtx<"reduce_sum">): Emitted {

@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import type { DeviceLimitsLike, KernelPlan, PlanBuffer } from "../../runtime/plan.js";
 import type { NncDevice } from "../../runtime/device-core.js";
 import { Executor } from "../../runtime/executor.js";
+import type { Epilogue } from "./context.js";
 import { type BufferDecl, grid, type KernelSource, u32 } from "./wgsl.js";
 
 /** Register blocking of the matmul kernel: each invocation computes a BM x BN output block. */
@@ -29,7 +30,7 @@ export interface MatmulConfig {
 export interface ConvConfig {
   /** Output pixels (along the width) per invocation. */
   readonly px: number;
-  /** Output channels per invocation, a multiple of 4 when the channels allow vec4. */
+  /** Output channels per invocation (rounded up to a multiple of 4 when vec4 applies). */
   readonly ch: number;
   readonly wg: number;
 }
@@ -114,6 +115,15 @@ interface WrapSpec {
   /** Helper functions placed before the entry point. */
   readonly helpers?: readonly string[];
   readonly body: readonly string[];
+  /** The EmitCtx's epilogue, when the body calls nnc_epilogue (see context.ts). */
+  readonly epilogue?: Epilogue;
+}
+
+/** Invocations per workgroup for `n` independent items: at least 4 workgroups when it can. */
+export function itemsWorkgroup(n: number, most = 64): number {
+  let wg = most;
+  while (wg > 8 && Math.ceil(n / wg) < 4) wg /= 2;
+  return wg;
 }
 
 export function clampWorkgroup(wg: number, limits: DeviceLimitsLike): number {
@@ -139,11 +149,17 @@ function wrap(
   decls.push(
     `@group(0) @binding(${spec.inputs.length}) var<storage, read_write> out: array<${spec.output}>;`,
   );
+  const ep = spec.epilogue;
+  if (ep && ep.firstBinding !== spec.inputs.length + 1) {
+    throw new Error(
+      `internal: epilogue bindings start at ${ep.firstBinding}, kernel binds ${spec.inputs.length} inputs`,
+    );
+  }
   const lines = [
     ...decls,
     ...(spec.shared ?? []),
     "",
-    ...(spec.helpers ?? []).flatMap((h) => [h, ""]),
+    ...[...(spec.helpers ?? []), ...(ep ? [ep.code] : [])].flatMap((h) => [h, ""]),
     `@compute @workgroup_size(${wg})`,
     "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
     ...head(flat).map((l) => `  ${l}`),
@@ -157,6 +173,7 @@ function wrap(
     dispatch: g.dispatch,
     reads: spec.reads,
     ...(g.overLimit ? { overLimit: g.overLimit } : {}),
+    ...(ep ? { epilogue: true as const } : {}),
   };
 }
 

@@ -15,6 +15,7 @@ import { evaluateOutputs, type Feeds } from "../../compiler/reference.js";
 import { Executor, type HostArray } from "../../runtime/index.js";
 import {
   assertClose,
+  checkOnDevice as checkFused,
   device,
   graphOf,
   randomFeeds,
@@ -197,6 +198,59 @@ test("conv2d_grad_filter: tuned blocks, partial tap and filter blocks, chunked s
     }
   } finally {
     useTuning(undefined);
+  }
+});
+
+const conv2d =
+  (c: ConvCase) =>
+  (b: Builder, [x, w]: number[]) =>
+    b.add("conv2d", [x!, w!], { strides: c.strides, pads: c.pads }, span);
+
+test("conv2d: register blocks of pixels x filters at every tuning configuration", async () => {
+  const configs = [
+    undefined,
+    { px: 1, ch: 1, wg: 8 },
+    { px: 3, ch: 8, wg: 64 },
+    { px: 5, ch: 12, wg: 16 },
+    { px: 13, ch: 32, wg: 32 }, // clamped to 128 accumulators
+  ];
+  try {
+    for (const cfg of configs) {
+      useTuning(cfg && "test", cfg && { test: { "conv2d *": cfg } });
+      for (const c of convCases) {
+        const g = graphOf([{ shape: c.x }, { shape: c.w }], conv2d(c));
+        await checkOnDevice(g, randomFeeds(g, c.x[2]!));
+      }
+    }
+  } finally {
+    useTuning(undefined);
+  }
+  // More than 65,535 workgroups' worth of invocations, on a small grid.
+  const dev = await device();
+  const c: ConvCase = { x: [2, 40, 40, 2], w: [3, 3, 2, 3], strides: [1, 1], pads: [1, 1, 1, 1] };
+  useTuning("test", { test: { "conv2d *": { px: 1, ch: 1, wg: 8 } } });
+  try {
+    const g = graphOf([{ shape: c.x }, { shape: c.w }], conv2d(c));
+    const limits = { ...dev.limits, maxComputeWorkgroupsPerDimension: 1000 };
+    assert.ok((await wgslOf(g, limits))[0]!.includes("wid.y * "));
+    await checkOnDevice(g, randomFeeds(g, 8), {}, limits);
+  } finally {
+    useTuning(undefined);
+  }
+});
+
+test("conv2d applies a fused epilogue (bias and relu) in its own kernel", async () => {
+  const dev = await device();
+  for (const c of convCases.slice(0, 3)) {
+    const f = c.w[3]!;
+    const g = graphOf([{ shape: c.x }, { shape: c.w }, { shape: [f] }], (b, [x, w, bias]) => {
+      const y = conv2d(c)(b, [x!, w!]);
+      return b.add("relu", [b.add("add", [y, bias!], {}, span)], {}, span);
+    });
+    const plan = planGraph(g, { limits: dev.limits });
+    assert.is(plan.kernels.length, 1, `${c.w}: one kernel`);
+    assert.ok(plan.kernels[0]!.wgsl.includes("nnc_epilogue"));
+    await checkFused(g, randomFeeds(g, f));
   }
 });
 

@@ -1,34 +1,68 @@
 @group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = wid.x * 64u + lid;
-  if (i >= 200u) {
+  let i = wid.x * 8u + lid;
+  if (i >= 10u) {
     return;
   }
-  let c0 = (i / 100u);
-  let c1 = (i / 20u) % 5u;
-  let c2 = (i / 4u) % 5u;
-  let c3 = i % 4u;
-  var acc = 0.0f;
+  let fb = i % 1u;
+  let pb = (i / 1u) % 1u;
+  let row = i / 1u;
+  let n = row / 5u;
+  let oh = i32(row % 5u);
+  let f0 = fb * 4u;
+  let ow0 = i32(pb * 5u);
+  var a0_0 = vec4<f32>(0);
+  var a1_0 = vec4<f32>(0);
+  var a2_0 = vec4<f32>(0);
+  var a3_0 = vec4<f32>(0);
+  var a4_0 = vec4<f32>(0);
+  let fq0 = f0 / 4u + 0u;
   for (var kh = 0; kh < 3; kh++) {
-    let ih = i32(c1) * 2 + kh - 1;
+    let ih = oh * 2 + kh - 1;
     if (ih < 0 || ih >= 9) {
       continue;
     }
+    let xr = (n * 9u + u32(ih)) * 9u;
     for (var kw = 0; kw < 3; kw++) {
-      let iw = i32(c2) * 2 + kw - 1;
-      if (iw < 0 || iw >= 9) {
-        continue;
-      }
-      let xb = ((c0 * 9u + u32(ih)) * 9u + u32(iw)) * 3u;
-      let wb = (u32(kh) * 3u + u32(kw)) * 12u + c3;
+      let iw0 = (ow0 + 0) * 2 + kw - 1;
+      let ok0 = iw0 >= 0 && iw0 < 9;
+      let iw1 = (ow0 + 1) * 2 + kw - 1;
+      let ok1 = iw1 >= 0 && iw1 < 9;
+      let iw2 = (ow0 + 2) * 2 + kw - 1;
+      let ok2 = iw2 >= 0 && iw2 < 9;
+      let iw3 = (ow0 + 3) * 2 + kw - 1;
+      let ok3 = iw3 >= 0 && iw3 < 9;
+      let iw4 = (ow0 + 4) * 2 + kw - 1;
+      let ok4 = iw4 >= 0 && iw4 < 9;
+      let tb = u32(kh * 3 + kw) * 3u;
       for (var c = 0u; c < 3u; c++) {
-        acc += x[xb + c] * w[wb + c * 4u];
+        let wb = (tb + c * 1u) * 1u;
+        let w0_0 = w[wb + 0u + fq0];
+        let x0 = select(f32(0), x[select(0u, (xr + u32(iw0)) * 3u + c, ok0)], ok0);
+        a0_0 += x0 * w0_0;
+        let x1 = select(f32(0), x[select(0u, (xr + u32(iw1)) * 3u + c, ok1)], ok1);
+        a1_0 += x1 * w0_0;
+        let x2 = select(f32(0), x[select(0u, (xr + u32(iw2)) * 3u + c, ok2)], ok2);
+        a2_0 += x2 * w0_0;
+        let x3 = select(f32(0), x[select(0u, (xr + u32(iw3)) * 3u + c, ok3)], ok3);
+        a3_0 += x3 * w0_0;
+        let x4 = select(f32(0), x[select(0u, (xr + u32(iw4)) * 3u + c, ok4)], ok4);
+        a4_0 += x4 * w0_0;
       }
     }
   }
-  out[i] = acc;
+  let ob0 = (row * 5u + u32(ow0 + 0)) * 4u + f0;
+  out[(ob0 + 0u) / 4u] = a0_0;
+  let ob1 = (row * 5u + u32(ow0 + 1)) * 4u + f0;
+  out[(ob1 + 0u) / 4u] = a1_0;
+  let ob2 = (row * 5u + u32(ow0 + 2)) * 4u + f0;
+  out[(ob2 + 0u) / 4u] = a2_0;
+  let ob3 = (row * 5u + u32(ow0 + 3)) * 4u + f0;
+  out[(ob3 + 0u) / 4u] = a3_0;
+  let ob4 = (row * 5u + u32(ow0 + 4)) * 4u + f0;
+  out[(ob4 + 0u) / 4u] = a4_0;
 }
