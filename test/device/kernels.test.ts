@@ -254,6 +254,55 @@ test("conv2d applies a fused epilogue (bias and relu) in its own kernel", async 
   }
 });
 
+test("matmul: every block configuration on the vec4 and scalar paths, batches, epilogue", async () => {
+  const configs = [
+    undefined,
+    { bm: 1, bn: 4, wg: 8 },
+    { bm: 2, bn: 8, wg: 16 },
+    { bm: 8, bn: 4, wg: 32 },
+  ];
+  const sizes: [number, number, number][] = [
+    [5, 7, 6],
+    [8, 12, 16],
+    [13, 8, 12],
+  ];
+  try {
+    for (const cfg of configs) {
+      useTuning(cfg && "test", cfg && { test: { "matmul *": cfg } });
+      for (const [m, k, n] of sizes) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            const g = graphOf(
+              [{ shape: transA ? [k, m] : [m, k] }, { shape: transB ? [n, k] : [k, n] }],
+              (b, [a, c]) => b.add("matmul", [a!, c!], { transA, transB }, span),
+            );
+            await checkOnDevice(g, randomFeeds(g, m + n));
+          }
+        }
+      }
+      const batched = graphOf([{ shape: [2, 3, 9, 8] }, { shape: [3, 8, 12] }], (b, [a, c]) =>
+        b.add("matmul", [a!, c!], { transA: false, transB: false }, span),
+      );
+      await checkOnDevice(batched, randomFeeds(batched, 14));
+      // A dense layer with its bias and relu fused into the matmul's stores.
+      const dense = graphOf(
+        [{ shape: [9, 8] }, { shape: [8, 12] }, { shape: [12] }],
+        (b, [x, w, c]) => {
+          const y = b.add("matmul", [x!, w!], { transA: false, transB: false }, span);
+          return b.add("relu", [b.add("add", [y, c!], {}, span)], {}, span);
+        },
+      );
+      const dev = await device();
+      const plan = planGraph(dense, { limits: dev.limits });
+      assert.is(plan.kernels.length, 1);
+      assert.ok(plan.kernels[0]!.wgsl.includes("nnc_epilogue"));
+      await checkFused(dense, randomFeeds(dense, 15));
+    }
+  } finally {
+    useTuning(undefined);
+  }
+});
+
 test("max pooling: vec4 channels; gradients by cell when windows do not overlap", async () => {
   // [x shape, window, strides, pads, expect the cell path]
   const cases: [number[], [number, number], [number, number], number[], boolean][] = [
