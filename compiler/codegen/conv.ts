@@ -9,6 +9,7 @@ import { type EmitCtx, type Emitted, kernels } from "./context.js";
 import {
   clampWorkgroup,
   type ConvConfig,
+  convKey,
   type GradFilterConfig,
   groupKernel,
   itemsKernel,
@@ -73,7 +74,7 @@ export function conv2dEmitter(ctx: EmitCtx<"conv2d">): Emitted {
   const { strides: s, pads: p } = ctx.attrs;
   const cw = C % 4 === 0 ? 4 : 1;
   const fw = F % 4 === 0 ? 4 : 1;
-  const key = `${[N, H, W, C].join("x")} ${[KH, KW, F].join("x")} s${s.join(",")} p${p.join(",")}`;
+  const key = convKey([N, H, W, C], KH, KW, F, s, p);
   const cfg = tuned("conv2d", key, convHeuristic(OW, C, F));
   const bf = Math.min(Math.max(Math.ceil(cfg.ch / fw) * fw, fw), Math.ceil(F / fw) * fw, 32);
   const px = Math.max(1, Math.min(cfg.px, OW, Math.floor(128 / bf)));
@@ -234,7 +235,7 @@ export function conv2dGradFilterEmitter(ctx: EmitCtx<"conv2d_grad_filter">): Emi
   const T = KH * KW;
   const cw = C % 4 === 0 ? 4 : 1;
   const fw = F % 4 === 0 ? 4 : 1;
-  const key = `${[N, H, W, C].join("x")} ${[KH, KW, F].join("x")} s${s.join(",")} p${p.join(",")}`;
+  const key = convKey([N, H, W, C], KH, KW, F, s, p);
   const cfg = tuned("conv2d_grad_filter", key, gradFilterHeuristic(T, C, F));
   // At most 160 accumulators per invocation (bigger blocks compile for seconds).
   const bf = Math.min(Math.max(Math.ceil(cfg.bf / fw) * fw, fw), Math.ceil(F / fw) * fw, 64);

@@ -10,7 +10,7 @@
  * so every size is correct. Stored values pass through the fused epilogue, if any.
  */
 import { type EmitCtx, type Emitted, kernels } from "./context.js";
-import { itemsKernel, itemsWorkgroup, type MatmulConfig, tuned } from "./tune.js";
+import { itemsKernel, itemsWorkgroup, type MatmulConfig, matmulKey, tuned } from "./tune.js";
 import { broadcastIndex, coords, numel, u32 } from "./wgsl.js";
 
 /** The block shape measured fastest on llvmpipe for most sizes (8x8 with vec4 loads). */
@@ -32,7 +32,7 @@ export function matmulEmitter(ctx: EmitCtx<"matmul">): Emitted {
   const batchShape = out.slice(0, -2);
   const vec = K % 4 === 0 && (transA ? M : K) % 4 === 0 && (transB ? K : N) % 4 === 0 && K > 0;
   const vecOut = N % 4 === 0;
-  const key = `${batchShape.join("x")}|${M}x${N}x${K}|${transA ? "T" : "N"}${transB ? "T" : "N"}`;
+  const key = matmulKey(batchShape, M, N, K, transA, transB);
   const cfg = tuned("matmul", key, matmulHeuristic(M, N, K));
   // Transposed A on the vec4 path loads rows in fours.
   let bm = Math.max(1, Math.min(8, Math.round(cfg.bm)));

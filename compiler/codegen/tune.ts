@@ -13,7 +13,10 @@ import { dirname, join } from "node:path";
 import type { DeviceLimitsLike, KernelPlan, PlanBuffer } from "../../runtime/plan.js";
 import type { NncDevice } from "../../runtime/device-core.js";
 import { Executor } from "../../runtime/executor.js";
-import type { Epilogue } from "./context.js";
+import type { EmitCtx, Emitter, Epilogue } from "./context.js";
+import type { Graph } from "../ir/graph.js";
+import type { OpKind } from "../primitives.js";
+import { numelOf } from "../../runtime/plan.js";
 import { type BufferDecl, grid, type KernelSource, u32 } from "./wgsl.js";
 
 /** Register blocking of the matmul kernel: each invocation computes a BM x BN output block. */
@@ -64,7 +67,8 @@ export function useTuning(adapter: string | undefined, table: TuneTable = {}): v
 
 /**
  * The configuration for `op` at `key`: a cached winner on the active adapter (an entry
- * `"${op} *"` applies to every shape), else `fallback`.
+ * `"${op} *"` applies to every shape), else `fallback` (also when the cached winner is the
+ * heuristic itself, `{ heuristic: true }`).
  */
 export function tuned<K extends TunedOp>(
   op: K,
@@ -72,8 +76,8 @@ export function tuned<K extends TunedOp>(
   fallback: TuneConfigs[K],
 ): TuneConfigs[K] {
   const t = active?.table[active.adapter];
-  const hit = t?.[`${op} ${key}`] ?? t?.[`${op} *`];
-  return (hit as TuneConfigs[K] | undefined) ?? fallback;
+  const hit = (t?.[`${op} ${key}`] ?? t?.[`${op} *`]) as { heuristic?: boolean } | undefined;
+  return hit && !hit.heuristic ? (hit as TuneConfigs[K]) : fallback;
 }
 
 /** Where the cache lives: NNC_TUNE_CACHE, else `.nnc-cache/tune.json` in the working directory. */
@@ -268,6 +272,211 @@ export async function timeKernel(
   } finally {
     ex.dispose();
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shape keys (what a tuned configuration is cached under)
+
+export function matmulKey(
+  batch: readonly number[],
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+): string {
+  return `${batch.join("x")}|${M}x${N}x${K}|${transA ? "T" : "N"}${transB ? "T" : "N"}`;
+}
+
+/** x [N, H, W, C], filters KH x KW x F, strides and pads. */
+export function convKey(
+  x: readonly number[],
+  KH: number,
+  KW: number,
+  F: number,
+  strides: readonly number[],
+  pads: readonly number[],
+): string {
+  return `${x.join("x")} ${[KH, KW, F].join("x")} s${strides.join(",")} p${pads.join(",")}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The search
+
+/** Candidate configurations per op (the heuristic is always among them). */
+export const candidates: { readonly [K in TunedOp]: readonly TuneConfigs[K][] } = {
+  matmul: [2, 4, 8].flatMap((bm) => [4, 8].flatMap((bn) => [32, 64].map((wg) => ({ bm, bn, wg })))),
+  conv2d: [2, 4, 8, 16].flatMap((px) => [4, 8, 16].map((ch) => ({ px, ch, wg: 64 }))),
+  conv2d_grad_input: [],
+  conv2d_grad_filter: [1, 3, 9].flatMap((bt) =>
+    [4, 8, 16].flatMap((bf) => [32, 64].map((wg) => ({ bt, bf, wg }))),
+  ),
+};
+
+export interface TuneResult {
+  readonly op: TunedOp;
+  readonly key: string;
+  /** The winner and its time (ms per run), and how many distinct kernels were timed. */
+  readonly config: unknown;
+  readonly ms: number;
+  readonly tried: number;
+  /** The time of the heuristic's kernel, for comparison. */
+  readonly heuristicMs: number;
+  /** True when the result came from the cache (nothing was measured). */
+  readonly cached: boolean;
+}
+
+export interface AutotuneOptions {
+  /** The cache file (default tuneCachePath()); null: neither read nor written. */
+  readonly cachePath?: string | null;
+  /** Re-measure shapes already in the cache. */
+  readonly force?: boolean;
+  /** Candidates per op instead of `candidates`. */
+  readonly candidates?: Partial<{ [K in TunedOp]: readonly TuneConfigs[K][] }>;
+  /** Runs per timed submission and submissions per candidate (default 2 and 3). */
+  readonly reps?: number;
+  readonly trials?: number;
+  readonly log?: (line: string) => void;
+}
+
+const tunedOps = new Set<string>(["matmul", "conv2d", "conv2d_grad_filter"]);
+
+/**
+ * Measures the candidates of every matmul, conv2d and conv2d_grad_filter shape in `graphs` on
+ * `dev`, caches the winners under the adapter's description, and makes them active (`tuned`),
+ * so that graphs planned afterwards use them.
+ */
+export async function autotune(
+  dev: NncDevice,
+  graphs: readonly Graph[],
+  opts: AutotuneOptions = {},
+): Promise<TuneResult[]> {
+  const { emitters } = await import("./emitters.js");
+  const path = opts.cachePath === undefined ? tuneCachePath() : opts.cachePath;
+  const table: TuneTable = path ? readTuneCache(path) : {};
+  const adapter = dev.description;
+  const mine = (table[adapter] ??= {});
+  const results: TuneResult[] = [];
+  const seen = new Set<string>();
+  for (const g of graphs) {
+    for (const n of g.nodes) {
+      if (!tunedOps.has(n.op)) continue;
+      const op = n.op as TunedOp;
+      const ctx: EmitCtx = {
+        node: n,
+        attrs: n.attrs,
+        shape: n.shape as number[],
+        dtype: n.dtype,
+        inputs: n.inputs.map((j) => ({
+          shape: g.nodes[j]!.shape as number[],
+          dtype: g.nodes[j]!.dtype,
+        })),
+        limits: dev.limits,
+      };
+      const key = keyOf(ctx);
+      const full = `${op} ${key}`;
+      if (seen.has(full)) continue;
+      seen.add(full);
+      const hit = mine[full] as { ms?: number; heuristicMs?: number } | undefined;
+      if (hit && !opts.force) {
+        results.push({
+          op,
+          key,
+          config: hit,
+          ms: hit.ms ?? NaN,
+          tried: 0,
+          heuristicMs: hit.heuristicMs ?? NaN,
+          cached: true,
+        });
+        continue;
+      }
+      const emit = (cfg: unknown) => {
+        useTuning(cfg === undefined ? undefined : "search", { search: { [full]: cfg } });
+        try {
+          const e = (emitters[op] as Emitter<OpKind>)(ctx);
+          return e.kind === "kernels" ? e.kernels : [];
+        } finally {
+          useTuning(undefined);
+        }
+      };
+      const bytes = [...ctx.inputs.map((i) => numelOf(i.shape) * 4), numelOf(ctx.shape) * 4];
+      const time = async (ks: readonly KernelSource[]) => {
+        if (ks.length !== 1 || ks[0]!.overLimit) return Infinity;
+        return timeKernel(dev, ks[0]!, bytes, { reps: opts.reps ?? 2, trials: opts.trials ?? 3 });
+      };
+      const base = emit(undefined);
+      const heuristicMs = await time(base);
+      const timed = new Map<string, number>([[base[0]?.wgsl ?? "", heuristicMs]]);
+      let best: { cfg: unknown; ms: number } = { cfg: undefined, ms: heuristicMs };
+      const list = (opts.candidates?.[op] ?? candidates[op]) as readonly unknown[];
+      for (const cfg of list) {
+        const ks = emit(cfg);
+        const w = ks.map((k) => k.wgsl).join("\n");
+        if (timed.has(w)) continue; // clamped to a kernel already timed
+        const ms = await time(ks);
+        timed.set(w, ms);
+        if (ms < best.ms) best = { cfg, ms };
+      }
+      const config = best.cfg ?? emittedHeuristic(op, ctx);
+      mine[full] = { ...(config as object), ms: best.ms, heuristicMs };
+      const r: TuneResult = {
+        op,
+        key,
+        config,
+        ms: best.ms,
+        tried: timed.size,
+        heuristicMs,
+        cached: false,
+      };
+      results.push(r);
+      opts.log?.(
+        `${op} ${key}: ${JSON.stringify(config)} ${best.ms.toFixed(3)} ms (heuristic ${heuristicMs.toFixed(3)} ms, ${timed.size} kernels)`,
+      );
+    }
+  }
+  if (path) writeTuneCache(table, path);
+  useTuning(adapter, table);
+  return results;
+}
+
+/** Activates the cached winners for `dev`'s adapter (no measuring). */
+export function loadTuning(dev: { readonly description: string }, path = tuneCachePath()): void {
+  useTuning(dev.description, readTuneCache(path));
+}
+
+function keyOf(ctx: EmitCtx): string {
+  const a = ctx.inputs[0]!.shape;
+  const b = ctx.inputs[1]!.shape;
+  switch (ctx.node.op) {
+    case "matmul": {
+      const { transA, transB } = ctx.attrs as { transA: boolean; transB: boolean };
+      const out = ctx.shape;
+      const K = transA ? a[a.length - 2]! : a[a.length - 1]!;
+      return matmulKey(
+        out.slice(0, -2),
+        out[out.length - 2]!,
+        out[out.length - 1]!,
+        K,
+        transA,
+        transB,
+      );
+    }
+    case "conv2d": {
+      const at = ctx.attrs as { strides: number[]; pads: number[] };
+      return convKey(a, b[0]!, b[1]!, b[3]!, at.strides, at.pads);
+    }
+    default: {
+      const at = ctx.attrs as { strides: number[]; pads: number[] };
+      return convKey(a, ctx.shape[0]!, ctx.shape[1]!, ctx.shape[3]!, at.strides, at.pads);
+    }
+  }
+}
+
+/** Marks the heuristic as the winner (no candidate beat it): `tuned` then keeps the fallback. */
+function emittedHeuristic(op: TunedOp, ctx: EmitCtx): unknown {
+  void op;
+  void ctx;
+  return { heuristic: true };
 }
 
 export type { DeviceLimitsLike };
