@@ -103,45 +103,8 @@ export function conv2dEmitter(ctx: EmitCtx<"conv2d">): Emitted {
     const fq = `f0 / ${u32(fw)} + ${u32(q)}`;
     lines.push(`let fq${q} = ${F % bf === 0 ? fq : `min(${fq}, ${u32(F4 - 1)})`};`);
   }
-  const inner: string[] = [];
-  // Weights of channel lane l (0..cw-1) and filter vector q.
-  for (let l = 0; l < cw; l++) {
-    for (let q = 0; q < nq; q++) inner.push(`let w${l}_${q} = w[wb + ${u32(l * F4)} + fq${q}];`);
-  }
-  for (let j = 0; j < px; j++) {
-    const idx = `(xr + u32(iw${j})) * ${u32(C4)} + c`;
-    inner.push(
-      padW
-        ? `let x${j} = select(${xt}(0), x[select(0u, ${idx}, ok${j})], ok${j});`
-        : `let x${j} = x[${idx}];`,
-    );
-    for (let l = 0; l < cw; l++) {
-      const xv = cw === 4 ? `x${j}.${"xyzw"[l]}` : `x${j}`;
-      for (let q = 0; q < nq; q++) inner.push(`a${j}_${q} += ${xv} * w${l}_${q};`);
-    }
-  }
-  const cols: string[] = [];
-  for (let j = 0; j < px; j++) {
-    cols.push(`let iw${j} = (ow0 + ${j}) * ${s[1]} + kw - ${p[2]};`);
-    if (padW) cols.push(`let ok${j} = iw${j} >= 0 && iw${j} < ${W};`);
-  }
-  lines.push(
-    `for (var kh = 0; kh < ${KH}; kh++) {`,
-    `  let ih = oh * ${s[0]} + kh - ${p[0]};`,
-    `  if (ih < 0 || ih >= ${H}) {`,
-    "    continue;",
-    "  }",
-    `  let xr = (n * ${u32(H)} + u32(ih)) * ${u32(W)};`,
-    `  for (var kw = 0; kw < ${KW}; kw++) {`,
-    ...indent(cols, 2),
-    `    let tb = u32(kh * ${KW} + kw) * ${u32(C)};`,
-    `    for (var c = 0u; c < ${u32(C4)}; c++) {`,
-    `      let wb = (tb + c * ${u32(cw)}) * ${u32(F4)};`,
-    ...indent(inner, 3),
-    "    }",
-    "  }",
-    "}",
-  );
+  const geo: ConvGeometry = { s, p, H, W, KH, KW, C, C4, F4, cw, nq, px, padW, xt };
+  lines.push(...(KW <= 8 ? convColumns(geo) : convTaps(geo)));
   for (let j = 0; j < px; j++) {
     const guard = OW % px !== 0 ? `ow0 + ${j} < ${OW}` : "";
     const st: string[] = [];
@@ -172,6 +135,126 @@ export function conv2dEmitter(ctx: EmitCtx<"conv2d">): Emitted {
       ctx.limits,
     ),
   );
+}
+
+interface ConvGeometry {
+  readonly s: readonly [number, number];
+  readonly p: readonly number[];
+  readonly H: number;
+  readonly W: number;
+  readonly KH: number;
+  readonly KW: number;
+  readonly C: number;
+  /** Channel groups (C / cw) and filter groups (F / fw) per pixel. */
+  readonly C4: number;
+  readonly F4: number;
+  readonly cw: number;
+  readonly nq: number;
+  readonly px: number;
+  /** Some input column may fall outside the image (padding, or the last block's overhang). */
+  readonly padW: boolean;
+  readonly xt: string;
+}
+
+/** Loads of weights `w${l}_${q}` for channel lane l and filter vector q at tap base `wb`. */
+function weightLoads(g: ConvGeometry, wb: string, name = "w"): string[] {
+  const out: string[] = [];
+  for (let l = 0; l < g.cw; l++)
+    for (let q = 0; q < g.nq; q++)
+      out.push(`let ${name}${l}_${q} = w[${wb} + ${u32(l * g.F4)} + fq${q}];`);
+  return out;
+}
+
+function fmas(g: ConvGeometry, j: number, x: string, w: string): string[] {
+  const out: string[] = [];
+  for (let l = 0; l < g.cw; l++) {
+    const xv = g.cw === 4 ? `${x}.${"xyzw"[l]}` : x;
+    for (let q = 0; q < g.nq; q++) out.push(`a${j}_${q} += ${xv} * ${w}${l}_${q};`);
+  }
+  return out;
+}
+
+/** The window row's ih, skipped when it lies in the padding; `xr` its first pixel. */
+function rowLoop(g: ConvGeometry, inner: string[]): string[] {
+  return [
+    `for (var kh = 0; kh < ${g.KH}; kh++) {`,
+    `  let ih = oh * ${g.s[0]} + kh - ${g.p[0]};`,
+    `  if (ih < 0 || ih >= ${g.H}) {`,
+    "    continue;",
+    "  }",
+    `  let xr = (n * ${u32(g.H)} + u32(ih)) * ${u32(g.W)};`,
+    ...indent(inner),
+    "}",
+  ];
+}
+
+/**
+ * The window's columns unrolled: per window row and channel group, each input column the
+ * block's pixels touch is loaded once ((px - 1) * stride + KW loads instead of px * KW) and
+ * feeds every (pixel, kw) pair that reads it.
+ */
+function convColumns(g: ConvGeometry): string[] {
+  const s1 = g.s[1];
+  const used = new Set<number>();
+  for (let j = 0; j < g.px; j++) for (let kw = 0; kw < g.KW; kw++) used.add(j * s1 + kw);
+  const cols = [...used].sort((a, b) => a - b);
+  const lines: string[] = [];
+  for (const u of cols) {
+    lines.push(`let iw${u} = ow0 * ${s1} + ${u - g.p[2]};`);
+    if (g.padW) lines.push(`let ok${u} = iw${u} >= 0 && iw${u} < ${g.W};`);
+  }
+  const inner: string[] = [];
+  for (const u of cols) {
+    const idx = `(xr + u32(iw${u})) * ${u32(g.C4)} + c`;
+    inner.push(
+      g.padW
+        ? `let x${u} = select(${g.xt}(0), x[select(0u, ${idx}, ok${u})], ok${u});`
+        : `let x${u} = x[${idx}];`,
+    );
+  }
+  for (let kw = 0; kw < g.KW; kw++) {
+    inner.push(...weightLoads(g, `wb + ${u32(kw * g.C * g.F4)}`, `k${kw}w`));
+    for (let j = 0; j < g.px; j++) inner.push(...fmas(g, j, `x${j * s1 + kw}`, `k${kw}w`));
+  }
+  return [
+    ...lines,
+    ...rowLoop(g, [
+      `let tb = u32(kh * ${g.KW}) * ${u32(g.C)};`,
+      `for (var c = 0u; c < ${u32(g.C4)}; c++) {`,
+      `  let wb = (tb + c * ${u32(g.cw)}) * ${u32(g.F4)};`,
+      ...indent(inner),
+      "}",
+    ]),
+  ];
+}
+
+/** Wide windows: loops over the window's columns, px loads of x per tap. */
+function convTaps(g: ConvGeometry): string[] {
+  const inner = weightLoads(g, "wb");
+  for (let j = 0; j < g.px; j++) {
+    const idx = `(xr + u32(iw${j})) * ${u32(g.C4)} + c`;
+    inner.push(
+      g.padW
+        ? `let x${j} = select(${g.xt}(0), x[select(0u, ${idx}, ok${j})], ok${j});`
+        : `let x${j} = x[${idx}];`,
+      ...fmas(g, j, `x${j}`, "w"),
+    );
+  }
+  const cols: string[] = [];
+  for (let j = 0; j < g.px; j++) {
+    cols.push(`let iw${j} = (ow0 + ${j}) * ${g.s[1]} + kw - ${g.p[2]};`);
+    if (g.padW) cols.push(`let ok${j} = iw${j} >= 0 && iw${j} < ${g.W};`);
+  }
+  return rowLoop(g, [
+    `for (var kw = 0; kw < ${g.KW}; kw++) {`,
+    ...indent(cols),
+    `  let tb = u32(kh * ${g.KW} + kw) * ${u32(g.C)};`,
+    `  for (var c = 0u; c < ${u32(g.C4)}; c++) {`,
+    `    let wb = (tb + c * ${u32(g.cw)}) * ${u32(g.F4)};`,
+    ...indent(inner, 2),
+    "  }",
+    "}",
+  ]);
 }
 
 /**

@@ -156,6 +156,7 @@ const convCases: ConvCase[] = [
   { x: [2, 7, 6, 3], w: [3, 2, 3, 5], strides: [2, 1], pads: [1, 1, 0, 2] }, // odd everything
   { x: [2, 11, 10, 4], w: [5, 5, 4, 20], strides: [2, 3], pads: [2, 1, 0, 3] }, // F % 16 != 0
   { x: [1, 5, 5, 2], w: [1, 1, 2, 1], strides: [1, 1], pads: [0, 0, 0, 0] },
+  { x: [1, 4, 13, 2], w: [2, 9, 2, 4], strides: [1, 2], pads: [0, 1, 3, 2] }, // wide window
 ];
 
 const gradFilter =
@@ -241,7 +242,7 @@ test("conv2d: register blocks of pixels x filters at every tuning configuration"
 
 test("conv2d applies a fused epilogue (bias and relu) in its own kernel", async () => {
   const dev = await device();
-  for (const c of convCases.slice(0, 3)) {
+  for (const c of [...convCases.slice(0, 3), convCases[5]!]) {
     const f = c.w[3]!;
     const g = graphOf([{ shape: c.x }, { shape: c.w }, { shape: [f] }], (b, [x, w, bias]) => {
       const y = conv2d(c)(b, [x!, w!]);
