@@ -200,7 +200,8 @@ function convColumns(g: ConvGeometry): string[] {
   const cols = [...used].sort((a, b) => a - b);
   const lines: string[] = [];
   for (const u of cols) {
-    lines.push(`let iw${u} = ow0 * ${s1} + ${u - g.p[2]};`);
+    const d = u - g.p[2]!;
+    lines.push(`let iw${u} = ow0 * ${s1} ${d < 0 ? "-" : "+"} ${Math.abs(d)};`);
     if (g.padW) lines.push(`let ok${u} = iw${u} >= 0 && iw${u} < ${g.W};`);
   }
   const inner: string[] = [];

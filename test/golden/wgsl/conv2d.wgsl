@@ -21,7 +21,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var a3_0 = vec4<f32>(0);
   var a4_0 = vec4<f32>(0);
   let fq0 = f0 / 4u + 0u;
-  let iw0 = ow0 * 2 + -1;
+  let iw0 = ow0 * 2 - 1;
   let ok0 = iw0 >= 0 && iw0 < 9;
   let iw1 = ow0 * 2 + 0;
   let ok1 = iw1 >= 0 && iw1 < 9;
