@@ -272,7 +272,108 @@ export function convHeuristic(OW: number, C: number, F: number): ConvConfig {
   return { px: Math.ceil(OW / blocks), ch, wg: 64 };
 }
 
+/**
+ * dx[n, h, w, c] = sum over the (kh, kw) whose output position covers (h, w) and over f of
+ * dy[n, oh, ow, f] * w[kh, kw, c, f]. With F % 4 == 0 each invocation computes `px` pixels of
+ * one row x `bc` channels: per window tap and vec4 of filters it loads px dy vectors and bc
+ * weight vectors and accumulates their products as vec4 partial sums, added up at the end.
+ * Otherwise one invocation per element. The epilogue is applied in both.
+ */
 export function conv2dGradInputEmitter(ctx: EmitCtx<"conv2d_grad_input">): Emitted {
+  const F = ctx.inputs[0]!.shape[3]!;
+  return F % 4 === 0 ? gradInputBlocked(ctx) : gradInputPerElement(ctx);
+}
+
+function gradInputBlocked(ctx: EmitCtx<"conv2d_grad_input">): Emitted {
+  const [, OH, OW, F] = ctx.inputs[0]!.shape as [number, number, number, number];
+  const [KH, KW, C] = ctx.inputs[1]!.shape as [number, number, number, number];
+  const [N, H, W] = ctx.shape as [number, number, number, number];
+  const { strides: s, pads: p } = ctx.attrs;
+  const key = convKey([N, H, W, C], KH, KW, F, s, p);
+  const blocks = Math.ceil(W / Math.min(8, W));
+  const cfg = tuned("conv2d_grad_input", key, { px: Math.ceil(W / blocks), ch: 4, wg: 64 });
+  const bc = Math.max(1, Math.min(cfg.ch, C, 16));
+  const px = Math.max(1, Math.min(cfg.px, W, Math.floor(32 / bc)));
+  const F4 = F / 4;
+  const nCB = Math.ceil(C / bc);
+  const nPB = Math.ceil(W / px);
+  const ep = ctx.epilogue;
+  const lines: string[] = [
+    `let cb = i % ${u32(nCB)};`,
+    `let pb = (i / ${u32(nCB)}) % ${u32(nPB)};`,
+    `let row = i / ${u32(nCB * nPB)};`, // n * H + h
+    `let n = row / ${u32(H)};`,
+    `let h = i32(row % ${u32(H)});`,
+    `let c0 = cb * ${u32(bc)};`,
+    `let w0 = i32(pb * ${u32(px)});`,
+  ];
+  for (let l = 0; l < bc; l++)
+    lines.push(`let cl${l} = ${C % bc === 0 ? `c0 + ${l}u` : `min(c0 + ${l}u, ${u32(C - 1)})`};`);
+  for (let j = 0; j < px; j++)
+    for (let l = 0; l < bc; l++) lines.push(`var a${j}_${l} = vec4<f32>(0);`);
+  const inner: string[] = [];
+  for (let l = 0; l < bc; l++) inner.push(`let w${l} = w[(tb + cl${l}) * ${u32(F4)} + f];`);
+  for (let j = 0; j < px; j++) {
+    inner.push(`let d${j} = select(vec4<f32>(0), dy[select(0u, db${j} + f, ok${j})], ok${j});`);
+    for (let l = 0; l < bc; l++) inner.push(`a${j}_${l} += d${j} * w${l};`);
+  }
+  const cols: string[] = [];
+  for (let j = 0; j < px; j++) {
+    cols.push(
+      `let tw${j} = w0 + ${j} + ${p[2]} - kw;`,
+      `let ow${j} = tw${j} / ${s[1]};`,
+      `let ok${j} = tw${j} >= 0 && ${s[1] > 1 ? `tw${j} % ${s[1]} == 0 && ` : ""}ow${j} < ${OW} && w0 + ${j} < ${W};`,
+      `let db${j} = (dr + u32(max(ow${j}, 0))) * ${u32(F4)};`,
+    );
+  }
+  lines.push(
+    `for (var kh = 0; kh < ${KH}; kh++) {`,
+    `  let th = h + ${p[0]} - kh;`,
+    `  if (th < 0${s[0] > 1 ? ` || th % ${s[0]} != 0` : ""} || th / ${s[0]} >= ${OH}) {`,
+    "    continue;",
+    "  }",
+    `  let dr = (n * ${u32(OH)} + u32(th / ${s[0]})) * ${u32(OW)};`,
+    `  for (var kw = 0; kw < ${KW}; kw++) {`,
+    ...indent(cols, 2),
+    `    let tb = u32(kh * ${KW} + kw) * ${u32(C)};`,
+    `    for (var f = 0u; f < ${u32(F4)}; f++) {`,
+    ...indent(inner, 3),
+    "    }",
+    "  }",
+    "}",
+  );
+  const sum = (j: number, l: number) => `dot(a${j}_${l}, vec4<f32>(1.0f))`;
+  for (let j = 0; j < px; j++) {
+    const st: string[] = [`let ob${j} = (row * ${u32(W)} + u32(w0 + ${j})) * ${u32(C)} + c0;`];
+    for (let l = 0; l < bc; l++) {
+      const o = `ob${j} + ${u32(l)}`;
+      const v = ep ? `nnc_epilogue(${sum(j, l)}, ${o})` : sum(j, l);
+      const store = `out[${o}] = ${v};`;
+      st.push(C % bc === 0 || l === 0 ? store : `if (c0 + ${u32(l)} < ${u32(C)}) { ${store} }`);
+    }
+    if (W % px === 0 || j === 0) lines.push(...st);
+    else lines.push(`if (w0 + ${j} < ${W}) {`, ...indent(st), "}");
+  }
+  return kernels(
+    itemsKernel(
+      {
+        inputs: [
+          { name: "dy", type: "vec4<f32>" },
+          { name: "w", type: "vec4<f32>" },
+        ],
+        reads: [0, 1],
+        output: "f32",
+        total: N * H * nPB * nCB,
+        wg: itemsWorkgroup(N * H * nPB * nCB, cfg.wg),
+        body: lines,
+        ...(ep ? { epilogue: ep } : {}),
+      },
+      ctx.limits,
+    ),
+  );
+}
+
+function gradInputPerElement(ctx: EmitCtx<"conv2d_grad_input">): Emitted {
   const [, OH, OW, F] = ctx.inputs[0]!.shape as [number, number, number, number];
   const [KH, KW, C] = ctx.inputs[1]!.shape as [number, number, number, number];
   const [, H, W] = ctx.shape as [number, number, number, number];

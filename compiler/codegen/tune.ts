@@ -307,7 +307,7 @@ export function convKey(
 export const candidates: { readonly [K in TunedOp]: readonly TuneConfigs[K][] } = {
   matmul: [2, 4, 8].flatMap((bm) => [4, 8].flatMap((bn) => [32, 64].map((wg) => ({ bm, bn, wg })))),
   conv2d: [2, 4, 8, 16].flatMap((px) => [4, 8, 16].map((ch) => ({ px, ch, wg: 64 }))),
-  conv2d_grad_input: [],
+  conv2d_grad_input: [2, 4, 8].flatMap((px) => [4, 8].map((ch) => ({ px, ch, wg: 64 }))),
   conv2d_grad_filter: [1, 3, 9].flatMap((bt) =>
     [4, 8, 16].flatMap((bf) => [32, 64].map((wg) => ({ bt, bf, wg }))),
   ),
@@ -339,10 +339,10 @@ export interface AutotuneOptions {
   readonly log?: (line: string) => void;
 }
 
-const tunedOps = new Set<string>(["matmul", "conv2d", "conv2d_grad_filter"]);
+const tunedOps = new Set<string>(["matmul", "conv2d", "conv2d_grad_input", "conv2d_grad_filter"]);
 
 /**
- * Measures the candidates of every matmul, conv2d and conv2d_grad_filter shape in `graphs` on
+ * Measures the candidates of every matmul and convolution (and gradient) shape in `graphs` on
  * `dev`, caches the winners under the adapter's description, and makes them active (`tuned`),
  * so that graphs planned afterwards use them.
  */
@@ -464,6 +464,10 @@ function keyOf(ctx: EmitCtx): string {
     case "conv2d": {
       const at = ctx.attrs as { strides: number[]; pads: number[] };
       return convKey(a, b[0]!, b[1]!, b[3]!, at.strides, at.pads);
+    }
+    case "conv2d_grad_input": {
+      const at = ctx.attrs as { strides: number[]; pads: number[] };
+      return convKey(ctx.shape, b[0]!, b[1]!, b[3]!, at.strides, at.pads);
     }
     default: {
       const at = ctx.attrs as { strides: number[]; pads: number[] };

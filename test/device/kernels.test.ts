@@ -304,6 +304,35 @@ test("matmul: every block configuration on the vec4 and scalar paths, batches, e
   }
 });
 
+test("conv2d_grad_input: pixel x channel blocks over vec4 filters, per element otherwise", async () => {
+  const configs = [
+    undefined,
+    { px: 1, ch: 1, wg: 8 },
+    { px: 5, ch: 3, wg: 16 },
+    { px: 8, ch: 8, wg: 64 },
+  ];
+  try {
+    for (const cfg of configs) {
+      useTuning(cfg && "test", cfg && { test: { "conv2d_grad_input *": cfg } });
+      for (const c of convCases) {
+        const g = graphOf([{ shape: outShape(c) }, { shape: c.w }], (b, [dy, w]) =>
+          b.add(
+            "conv2d_grad_input",
+            [dy!, w!],
+            { strides: c.strides, pads: c.pads, inputShape: c.x },
+            span,
+          ),
+        );
+        const [wgsl] = await wgslOf(g);
+        assert.is(wgsl!.includes("dot(a0_0"), c.w[3]! % 4 === 0, `${c.w}: blocked`);
+        await checkOnDevice(g, randomFeeds(g, c.x[3]!));
+      }
+    }
+  } finally {
+    useTuning(undefined);
+  }
+});
+
 test("max pooling: vec4 channels; gradients by cell when windows do not overlap", async () => {
   // [x shape, window, strides, pads, expect the cell path]
   const cases: [number[], [number, number], [number, number], number[], boolean][] = [
