@@ -175,7 +175,7 @@ export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
     }
     let outs = 0;
     for (const m of members) if (isOutput(m, members)) outs++;
-    return leaves.size + outs + (kind === "reduce" ? 1 : 0);
+    return leaves.size + outs + (kind === "reduce" || kind === "serial" ? 1 : 0);
   };
   const external = (c: number, members: ReadonlySet<number>): boolean =>
     isView(c) ? pinned.has(c) || consumers[c]!.some((d) => external(d, members)) : !members.has(c);

@@ -673,11 +673,27 @@ function reduceKernels(v: FuseGraph, g: Group, opts: KernelOptions): GroupCode {
 // ---------------------------------------------------------------------------------------------
 // Serial
 
-function serialKernel(v: FuseGraph, g: Group, opts: KernelOptions): FusedKernel {
+function serialKernel(v: FuseGraph, g: Group, opts: KernelOptions): GroupCode {
   const members = new Set(g.members);
   const w = new KernelWriter(v);
   const lines: string[] = [];
-  const local = (m: number) => `t${m}`;
+  // Members live in a scratch storage buffer (function-local arrays are slow on llvmpipe).
+  const offset = new Map<number, number>();
+  let words = 0;
+  for (const m of g.members) {
+    offset.set(m, words);
+    words += Math.max(1, numelOf(v.shape(m)));
+  }
+  const scratchKey = `s${g.id}`;
+  const sc = w.bind(scratchKey, "read_write", "f32");
+  const at = (m: number, idx: string) => {
+    const o = offset.get(m)!;
+    return o === 0 ? `${sc}[${idx}]` : `${sc}[${u32(o)} + ${idx}]`;
+  };
+  const get = (m: number, idx: string) =>
+    v.nodes[m]!.dtype === "f32" ? at(m, idx) : `bitcast<i32>(${at(m, idx)})`;
+  const set = (m: number, value: string) =>
+    `${at(m, "i")} = ${v.nodes[m]!.dtype === "f32" ? value : `bitcast<f32>(${value})`};`;
   /** The value of input `j` at flat index `idx` of its own shape. */
   const read = (j: number, idx: string): string => {
     const n = v.nodes[j]!;
@@ -686,7 +702,7 @@ function serialKernel(v: FuseGraph, g: Group, opts: KernelOptions): FusedKernel 
     }
     const r = v.root[j]!;
     if (v.inline[r] && !members.has(r)) return w.scalar(r);
-    if (members.has(r)) return `${local(r)}[${idx}]`;
+    if (members.has(r)) return get(r, idx);
     return `${w.bind(valueKey(v, j), "read", scalarType(n.dtype))}[${idx}]`;
   };
   const late: string[] = [];
@@ -695,7 +711,6 @@ function serialKernel(v: FuseGraph, g: Group, opts: KernelOptions): FusedKernel 
     const shape = v.shape(m);
     const N = numelOf(shape);
     const ty = scalarType(node.dtype);
-    lines.push(`var ${local(m)}: array<${ty}, ${Math.max(N, 1)}>;`);
     const body: string[] = [];
     if (isPointwise(node.op)) {
       const args = v.inputs[m]!.map((j) => {
@@ -704,13 +719,13 @@ function serialKernel(v: FuseGraph, g: Group, opts: KernelOptions): FusedKernel 
       });
       const e = rule(node, args, v, { vec: false }, (h) => w.helper(h));
       const needs = args.some((a) => /\bc\d/.test(a));
-      body.push(...(needs ? coords(shape, "i", "c") : []), `${local(m)}[i] = ${e};`);
+      body.push(...(needs ? coords(shape, "i", "c") : []), set(m, e));
     } else if (node.op === "transpose") {
       const j = v.inputs[m]![0]!;
       const inStrides = strides(v.shape(j));
       const perm = (node.attrs as { perm: readonly number[] }).perm;
       const idx = linear(perm.map((p, k) => [`c${k}`, inStrides[p]!] as const));
-      body.push(...coords(shape, "i", "c"), `${local(m)}[i] = ${read(j, idx)};`);
+      body.push(...coords(shape, "i", "c"), set(m, read(j, idx)));
     } else {
       const j = v.inputs[m]![0]!;
       const axes =
@@ -727,7 +742,7 @@ function serialKernel(v: FuseGraph, g: Group, opts: KernelOptions): FusedKernel 
           `for (var r = 0u; r < ${u32(split.count)}; r++) {`,
           `  acc += ${val};`,
           "}",
-          `${local(m)}[i] = acc;`,
+          set(m, "acc"),
         );
       } else if (node.op === "reduce_max") {
         body.push(
@@ -740,7 +755,7 @@ function serialKernel(v: FuseGraph, g: Group, opts: KernelOptions): FusedKernel 
           "    acc = max(acc, x);",
           "  }",
           "}",
-          `${local(m)}[i] = acc;`,
+          set(m, "acc"),
         );
       } else {
         body.push(
@@ -753,20 +768,23 @@ function serialKernel(v: FuseGraph, g: Group, opts: KernelOptions): FusedKernel 
           "    best = r;",
           "  }",
           "}",
-          `${local(m)}[i] = i32(best);`,
+          set(m, "i32(best)"),
         );
       }
     }
     if (g.outputs.includes(m)) {
       const name = w.bind(outKey(v, g, m), "read_write", ty);
-      const store = `${name}[i] = ${local(m)}[i];`;
+      const store = `${name}[i] = ${get(m, "i")};`;
       if (g.inPlace.has(m)) late.push(`for (var i = 0u; i < ${u32(N)}; i++) {`, `  ${store}`, "}");
       else body.push(store);
     }
     lines.push(`for (var i = 0u; i < ${u32(N)}; i++) {`, ...indent(body), "}");
   }
   lines.push(...late);
-  return kernel(w, wrap(w, 1, lines, opts.limits, [], true), nameOf(v, g), g.node, "serial");
+  return {
+    kernels: [kernel(w, wrap(w, 1, lines, opts.limits, [], true), nameOf(v, g), g.node, "serial")],
+    scratch: new Map([[scratchKey, words * 4]]),
+  };
 }
 
 /** The kernels of one group. */
@@ -779,6 +797,6 @@ export function groupKernels(v: FuseGraph, g: Group, opts: KernelOptions): Group
     case "reduce":
       return reduceKernels(v, g, opts);
     case "serial":
-      return { kernels: [serialKernel(v, g, opts)], scratch: new Map() };
+      return serialKernel(v, g, opts);
   }
 }
