@@ -428,9 +428,10 @@ export class ModelRunner {
   loadWeights(bytes: Uint8Array | ArrayBuffer): void {
     const method = "loadWeights";
     this.check(method);
+    // A plain view: a Node Buffer's `slice` shares memory, which the decoder does not expect.
     const data =
       bytes instanceof Uint8Array
-        ? bytes
+        ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
         : bytes instanceof ArrayBuffer
           ? new Uint8Array(bytes)
           : this.fail(method, `expected safetensors bytes (a Uint8Array), got ${typeName(bytes)}`);

@@ -141,6 +141,16 @@ function members(program: ModelProgram, names: ModuleNames, opts: EmitOptions): 
       initializer: shapeText(out.shape),
     },
     {
+      doc: [`Values per input sample (the product of \`inputShape\`).`],
+      signature: `static readonly inputSize: ${per}`,
+      initializer: String(per),
+    },
+    {
+      doc: [`Values per output row (the product of \`outputShape\`).`],
+      signature: `static readonly outputSize: ${outPer}`,
+      initializer: String(outPer),
+    },
+    {
       doc: [`Classes of the labels (class indices are 0 to ${program.classes - 1}).`],
       signature: `static readonly classes: ${program.classes}`,
       initializer: String(program.classes),

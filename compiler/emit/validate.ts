@@ -12,7 +12,6 @@ import { diag } from "../messages.js";
 import type { Span } from "../source.js";
 import { noSpan } from "../source.js";
 import type { NncDevice } from "../../runtime/device-core.js";
-import { formatCompileError } from "../../runtime/executor.js";
 import type { KernelPlan, PlanKernel } from "../../runtime/plan.js";
 import type { ModelProgram } from "../../runtime/program.js";
 
@@ -42,17 +41,40 @@ async function defaultLimitsDevice(dev: NncDevice): Promise<{ device: GPUDevice;
   }
 }
 
-/** Compiles one kernel; the error text, or undefined when it compiled. */
+/** Each error as `[line:col] message`, then the WGSL lines around it, numbered. */
+function compileErrorText(wgsl: string, messages: readonly GPUCompilationMessage[]): string {
+  const lines = wgsl.split("\n");
+  const width = String(lines.length).length;
+  const out: string[] = [];
+  for (const m of messages.filter((m) => m.type === "error")) {
+    out.push(`[${m.lineNum}:${m.linePos}] ${m.message}`);
+    const from = Math.max(1, m.lineNum - 2);
+    const to = Math.min(lines.length, m.lineNum + 2);
+    for (let l = from; l <= to; l++) {
+      out.push(`  ${String(l).padStart(width)} | ${lines[l - 1]}`);
+      if (l === m.lineNum && m.linePos > 0) {
+        out.push(`  ${" ".repeat(width)} | ${" ".repeat(m.linePos - 1)}^`);
+      }
+    }
+  }
+  return out.join("\n");
+}
+
+/**
+ * Compiles one kernel; the error text, or undefined when it compiled. Error scopes are pushed
+ * and popped without an await in between, so kernels compiling concurrently never see each
+ * other's errors.
+ */
 async function compileKernel(device: GPUDevice, k: PlanKernel): Promise<string | undefined> {
   device.pushErrorScope("validation");
   const module = device.createShaderModule({ code: k.wgsl, label: k.name });
+  const moduleScope = device.popErrorScope();
   const info = await module.getCompilationInfo();
-  const moduleError = await device.popErrorScope();
-  if (info.messages.some((m) => m.type === "error")) {
-    return formatCompileError(k.wgsl, info.messages);
-  }
+  const moduleError = await moduleScope;
+  if (info.messages.some((m) => m.type === "error")) return compileErrorText(k.wgsl, info.messages);
   if (moduleError) return moduleError.message.trim();
   device.pushErrorScope("validation");
+  let pipeline: Promise<GPUComputePipeline> | undefined;
   let failure: string | undefined;
   try {
     const layout = device.createBindGroupLayout({
@@ -63,7 +85,7 @@ async function compileKernel(device: GPUDevice, k: PlanKernel): Promise<string |
         buffer: { type: b.access === "read" ? "read-only-storage" : "storage" },
       })),
     });
-    await device.createComputePipelineAsync({
+    pipeline = device.createComputePipelineAsync({
       label: k.name,
       layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: k.entryPoint },
@@ -71,7 +93,13 @@ async function compileKernel(device: GPUDevice, k: PlanKernel): Promise<string |
   } catch (e) {
     failure = e instanceof Error ? e.message.trim() : String(e);
   }
-  const scopeError = await device.popErrorScope();
+  const scope = device.popErrorScope();
+  try {
+    await pipeline;
+  } catch (e) {
+    failure ??= e instanceof Error ? e.message.trim() : String(e);
+  }
+  const scopeError = await scope;
   return failure ?? scopeError?.message.trim();
 }
 

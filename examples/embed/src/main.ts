@@ -41,7 +41,7 @@ const test = {
   inputs: readIdx(join(dataDir, "t10k-images-idx3-ubyte"), 2051, 16),
   labels: readIdx(join(dataDir, "t10k-labels-idx1-ubyte"), 2049, 8),
 };
-const perImage = Mnist.inputShape.reduce((a, b) => a * b, 1); // 28 * 28 * 1
+const perImage = Mnist.inputSize; // 784 values: one [28, 28, 1] image
 
 // One epoch of exactly `steps` batches, shuffled with the train run's seed.
 const model = await Mnist.create({ seed: 1 });
@@ -68,7 +68,7 @@ console.log(`test accuracy on 1000 images: ${(evaluation.accuracy * 100).toFixed
 // Probabilities of the first `count` test images: `count` rows of Mnist.outputShape.
 const images = test.inputs.subarray(0, count * perImage);
 const probabilities = await model.predict(images, count);
-const classes = Mnist.outputShape[0];
+const classes = Mnist.outputSize; // 10 values per row: Mnist.outputShape is [10]
 const rows = Array.from({ length: count }, (_, i) =>
   Array.from(probabilities.subarray(i * classes, (i + 1) * classes)),
 );

@@ -1,0 +1,263 @@
+/**
+ * @file The module `nnc build` writes, loaded in-process on the local device: predictions
+ * match NncModel (the path `nnc train`/`nnc predict` take) on the same weights, training moves
+ * the loss, weights round-trip through safetensors bytes (also from a Node Buffer), the
+ * standalone bundle computes the same as the module, and every misuse (wrong shapes, labels,
+ * calls after dispose) throws an NncError that says what was expected.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { bundleStandalone } from "../../compiler/emit/bundle.js";
+import { emitModule } from "../../compiler/emit/module.js";
+import { compileFile } from "../../compiler/compile.js";
+import { decodeSafetensors } from "../../runtime/checkpoint.js";
+import { acquireDevice, type NncDevice } from "../../runtime/device.js";
+import { NncError } from "../../runtime/errors.js";
+import { NncModel } from "../../runtime/model.js";
+import {
+  importTypeScript,
+  maxDiff,
+  mnistFile,
+  mnistProgram,
+  mnistResult,
+  mnistTest,
+  mnistTrain,
+  scratch,
+} from "./util.js";
+
+interface Model {
+  predict(x: Float32Array | Uint8Array, count?: number): Promise<Float32Array>;
+  trainStep(b: { inputs: Float32Array | Uint8Array; labels: ArrayLike<number> }): Promise<{
+    loss: number;
+    accuracy: number;
+  }>;
+  fit(
+    d: { inputs: Float32Array | Uint8Array; labels: ArrayLike<number>; count?: number },
+    o?: { epochs?: number; signal?: AbortSignal; onEpoch?: (r: { epoch: number }) => boolean },
+  ): Promise<{ epoch: number; loss: number }[]>;
+  evaluate(d: { inputs: Uint8Array; labels: ArrayLike<number> }): Promise<{
+    loss: number;
+    accuracy: number;
+    count: number;
+  }>;
+  saveWeights(): Promise<Uint8Array>;
+  loadWeights(b: Uint8Array | ArrayBuffer): void;
+  dispose(): void;
+}
+interface ModelClass {
+  create(opts?: { device?: GPUDevice; seed?: number }): Promise<Model>;
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly batchSize: number;
+  readonly classes: number;
+}
+
+const space = scratch("embed-module");
+let dev: NncDevice;
+let Mnist: ModelClass;
+let Standalone: ModelClass;
+
+test.before(async () => {
+  dev = await acquireDevice();
+  const r = mnistResult();
+  const source = emitModule(mnistProgram(), { predictOutput: r.lowered!.infer.predictOutput });
+  Mnist = (await importTypeScript<{ Mnist: ModelClass }>(space.dir, "Mnist", source)).Mnist;
+  const bundle = await bundleStandalone(source);
+  Standalone = (await importTypeScript<{ Mnist: ModelClass }>(space.dir, "MnistStandalone", bundle))
+    .Mnist;
+});
+
+let began = 0;
+test.before.each(() => {
+  began = performance.now();
+});
+test.after.each((ctx) => {
+  if (process.env.NNC_DEBUG) {
+    process.stderr.write(`${ctx.__test__}: ${Math.round(performance.now() - began)} ms\n`);
+  }
+});
+
+test.after(() => {
+  dev.destroy();
+  space.cleanup();
+});
+
+/** The thrown error, which must be an NncError. */
+async function rejection(f: () => unknown): Promise<NncError> {
+  try {
+    await f();
+  } catch (e) {
+    assert.instance(e, NncError, `expected an NncError, got ${String(e)}`);
+    return e as NncError;
+  }
+  return assert.unreachable("expected the call to throw") as never;
+}
+
+test("static members give the .nn signature", () => {
+  assert.equal([...Mnist.inputShape], [28, 28, 1]);
+  assert.equal([...Mnist.outputShape], [10]);
+  assert.is(Mnist.inputSize, 784);
+  assert.is(Mnist.outputSize, 10);
+  assert.is(Mnist.classes, 10);
+  assert.is(Mnist.batchSize, mnistProgram().stepBatch);
+});
+
+test("predict matches NncModel on the same weights, from bytes or floats", async () => {
+  const m = await Mnist.create({ device: dev.device, seed: 7 });
+  const { images } = await mnistTest(300); // more than one inference batch of 256
+  const out = await m.predict(images);
+  assert.is(out.length, 300 * 10);
+  for (let i = 0; i < 300; i++) {
+    const row = out.subarray(i * 10, i * 10 + 10);
+    const sum = row.reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-5, `row ${i} sums to ${sum}`);
+  }
+  const floats = Float32Array.from(images, (v) => v / 255);
+  assert.is(maxDiff(await m.predict(floats, 300), out), 0);
+
+  // The CLI's path: the program compiled for this device's limits, run by NncModel.
+  const local = compileFile(mnistFile, { limits: dev.limits }).program!;
+  const ref = await NncModel.create(local, dev);
+  ref.setWeights(decodeSafetensors(await m.saveWeights()).tensors);
+  const expected = await ref.predict(floats, 300);
+  ref.dispose();
+  const d = maxDiff(out, expected);
+  assert.ok(d < 1e-5, `module and NncModel differ by ${d}`);
+  m.dispose();
+});
+
+test("the standalone bundle computes what the module computes", async () => {
+  const a = await Mnist.create({ device: dev.device, seed: 3 });
+  const b = await Standalone.create({ device: dev.device, seed: 3 });
+  const { images } = await mnistTest(20);
+  assert.is(maxDiff(await a.predict(images), await b.predict(images)), 0);
+  a.dispose();
+  b.dispose();
+});
+
+test("trainStep lowers the loss on a batch; fit stops on onEpoch and on abort", async () => {
+  const m = await Mnist.create({ device: dev.device, seed: 1 });
+  const n = Mnist.batchSize;
+  const { images, labels } = await mnistTrain(2 * n);
+  const batch = { inputs: images.subarray(0, n * 784), labels: labels.subarray(0, n) };
+  const first = await m.trainStep(batch);
+  assert.ok(Number.isFinite(first.loss) && first.loss > 1, `first loss ${first.loss}`);
+  let last = first;
+  for (let i = 0; i < 5; i++) last = await m.trainStep(batch);
+  assert.ok(last.loss < first.loss * 0.9, `loss ${first.loss} -> ${last.loss}`);
+  assert.ok(last.accuracy >= 0 && last.accuracy <= 1);
+
+  const epochs = await m.fit({ inputs: images, labels }, { epochs: 3, onEpoch: () => false });
+  assert.is(epochs.length, 1);
+  const ac = new AbortController();
+  ac.abort(new Error("stop now"));
+  try {
+    await m.fit({ inputs: images, labels }, { epochs: 1, signal: ac.signal });
+    assert.unreachable("fit should reject once aborted");
+  } catch (e) {
+    assert.is((e as Error).message, "stop now");
+  }
+  const ev = await m.evaluate({ inputs: images, labels });
+  assert.is(ev.count, 2 * n);
+  m.dispose();
+});
+
+test("weights round-trip through bytes, an ArrayBuffer and a Node Buffer", async () => {
+  const a = await Mnist.create({ device: dev.device, seed: 11 });
+  const b = await Mnist.create({ device: dev.device, seed: 12 });
+  const { images } = await mnistTest(8);
+  const pa = await a.predict(images);
+  assert.ok(maxDiff(pa, await b.predict(images)) > 1e-4, "different seeds, different models");
+  const bytes = await a.saveWeights();
+  b.loadWeights(bytes);
+  assert.is(maxDiff(pa, await b.predict(images)), 0);
+  const c = await Mnist.create({ device: dev.device, seed: 13 });
+  c.loadWeights(bytes.slice().buffer);
+  assert.is(maxDiff(pa, await c.predict(images)), 0);
+  // A Buffer that is a view into a larger pooled allocation.
+  const pooled = Buffer.concat([Buffer.alloc(16), Buffer.from(bytes)]).subarray(16);
+  c.loadWeights(pooled);
+  assert.is(maxDiff(pa, await c.predict(images)), 0);
+  const e = await rejection(() => c.loadWeights(bytes.subarray(0, 100)));
+  assert.match(e.message, /Mnist\.loadWeights\(\)/);
+  a.dispose();
+  b.dispose();
+  c.dispose();
+});
+
+test("wrongly shaped inputs and labels say what was expected", async () => {
+  const m = await Mnist.create({ device: dev.device });
+  let e = await rejection(() => m.predict(new Float32Array(100)));
+  assert.match(e.message, /Mnist\.predict\(\)/);
+  assert.match(e.message, /\[28, 28, 1\], 784 values/);
+  assert.match(e.message, /got 100 values/);
+  e = await rejection(() => m.predict(new Float32Array(784 * 2), 3));
+  assert.match(e.message, /3 samples × 784 values = 2352 values/);
+  assert.match(e.message, /got 1568 values/);
+  e = await rejection(() => m.predict([1, 2, 3] as unknown as Float32Array));
+  assert.match(e.message, /whole, non-zero number of samples/);
+  e = await rejection(() => m.predict("pixels" as unknown as Float32Array));
+  assert.match(e.message, /must be a Float32Array \(or a Uint8Array of bytes\), got string/);
+  const n = Mnist.batchSize;
+  e = await rejection(() =>
+    m.trainStep({ inputs: new Float32Array(784 * (n - 1)), labels: new Array(n).fill(0) }),
+  );
+  assert.match(
+    e.message,
+    new RegExp(`Mnist\\.trainStep\\(\\): expected batch\\.inputs of ${n} samples`),
+  );
+  e = await rejection(() =>
+    m.trainStep({ inputs: new Float32Array(784 * n), labels: new Array(n).fill(10) }),
+  );
+  assert.match(e.message, /label 0 is 10; labels are class indices 0 to 9/);
+  e = await rejection(() =>
+    m.trainStep({ inputs: new Float32Array(784 * n), labels: new Array(n - 2).fill(1) }),
+  );
+  assert.match(
+    e.message,
+    new RegExp(`expected ${n} labels \\(one class index per sample\\), got ${n - 2}`),
+  );
+  e = await rejection(() => m.fit({ inputs: new Uint8Array(784 * 3), labels: [1, 2, 3] }));
+  assert.match(e.message, new RegExp(`3 samples are fewer than one batch of ${n}`));
+  e = await rejection(() => Mnist.create({ device: {} as GPUDevice }));
+  assert.match(e.message, /device must be a GPUDevice/);
+  m.dispose();
+});
+
+test("every call after dispose() throws, naming the method and the way out", async () => {
+  const m = await Mnist.create({ device: dev.device });
+  m.dispose();
+  m.dispose(); // twice is fine
+  const calls: [string, () => unknown][] = [
+    ["predict", () => m.predict(new Float32Array(784))],
+    ["trainStep", () => m.trainStep({ inputs: new Float32Array(784), labels: [0] })],
+    ["fit", () => m.fit({ inputs: new Float32Array(784), labels: [0] })],
+    ["evaluate", () => m.evaluate({ inputs: new Uint8Array(784), labels: [0] })],
+    ["saveWeights", () => m.saveWeights()],
+    ["loadWeights", () => m.loadWeights(new Uint8Array(8))],
+  ];
+  for (const [name, call] of calls) {
+    const e = await rejection(call);
+    assert.is(
+      e.message,
+      `Mnist.${name}(): this model was disposed; create a new one with Mnist.create()`,
+    );
+  }
+});
+
+test("without a device, the module acquires the default one and releases it", async () => {
+  const a = await Mnist.create({ seed: 5 });
+  const b = await Mnist.create({ seed: 5 });
+  const { images } = await mnistTest(4);
+  assert.is(maxDiff(await a.predict(images), await b.predict(images)), 0);
+  a.dispose();
+  assert.is((await b.predict(images)).length, 40, "b still runs after a is disposed");
+  b.dispose();
+  const c = await Mnist.create({ seed: 5 }); // a fresh default device
+  assert.is((await c.predict(images)).length, 40);
+  c.dispose();
+});
+
+test.run();
