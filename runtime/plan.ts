@@ -85,6 +85,16 @@ export interface PlanUpdate {
   readonly buffer: number;
 }
 
+/** The static memory plan in numbers (informational: the runtime does not read it). */
+export interface PlanMemory {
+  /** Bytes of all the plan's buffers. */
+  readonly totalBytes: number;
+  /** Variables, inputs, constants and outputs: buffers as long-lived as the plan. */
+  readonly persistentBytes: number;
+  /** Persistent bytes plus the most bytes of temporary values live during one kernel. */
+  readonly lowerBoundBytes: number;
+}
+
 export interface KernelPlan {
   readonly version: 1;
   readonly buffers: readonly PlanBuffer[];
@@ -93,6 +103,7 @@ export interface KernelPlan {
   readonly kernels: readonly PlanKernel[];
   readonly outputs: readonly PlanOutput[];
   readonly updates: readonly PlanUpdate[];
+  readonly memory?: PlanMemory;
 }
 
 /** The device limits code generation depends on (a subset of GPUSupportedLimits). */
