@@ -87,7 +87,12 @@ function compileRuns(file: string, run: string | undefined): Built[] {
       limits: defaultLimits,
     });
     if (!result.program) {
+      // The three plans share most values, so a limit is often reported once per plan.
+      const seen = new Set<string>();
       for (const d of result.diagnostics) {
+        const key = `${d.code} ${d.span.file}:${d.span.start}:${d.span.end} ${d.message}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
         process.stderr.write(renderDiagnostic(result.sources, d) + "\n");
       }
       throw new Reported(1);
