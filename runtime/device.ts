@@ -8,59 +8,19 @@
  * executor's next call. Device errors use codes NN46xx.
  */
 import { existsSync } from "node:fs";
-import { NncError, type RuntimeErrorCode } from "./errors.js";
-import type { DeviceLimitsLike } from "./plan.js";
+import { type DeviceChoice, deviceError, type NncDevice, wrapDevice } from "./device-core.js";
 
-export const deviceMessages = {
-  NN4601: "no WebGPU adapter could be created ({tried})",
-  NN4602: "the WebGPU device was lost: {reason}",
-  NN4603: "uncaptured WebGPU {kind} error: {message}",
-  NN4604: "{detail}",
-  NN4605: "kernel {kernel} for {location} failed to compile:\n{detail}",
-  NN4606: "{detail}",
-} as const;
-export type DeviceErrorCode = keyof typeof deviceMessages;
-
-/** A device or executor failure: no adapter, device lost, bad use of the executor. */
-export class DeviceError extends NncError {
-  constructor(
-    readonly deviceCode: DeviceErrorCode,
-    detail: string,
-  ) {
-    // NncError's catalog covers NN5xxx; device codes live here (the runtime cannot import the
-    // compiler's NN4xxx catalog), so the code is passed through as is.
-    super(deviceCode as unknown as RuntimeErrorCode, detail);
-  }
-}
-
-export function deviceError(
-  code: DeviceErrorCode,
-  args: Readonly<Record<string, string | number>>,
-): DeviceError {
-  const detail = deviceMessages[code].replace(/\{(\w+)\}/g, (m, k: string) =>
-    k in args ? String(args[k]) : m,
-  );
-  return new DeviceError(code, detail);
-}
-
-export type DeviceChoice = "auto" | "gpu" | "llvmpipe" | "swiftshader";
-
-export interface NncDevice {
-  readonly device: GPUDevice;
-  readonly adapter: GPUAdapter;
-  /** What `create()` returned; kept alive as long as the device is used. */
-  readonly gpu: GPU;
-  readonly kind: "gpu" | "llvmpipe" | "swiftshader";
-  /** e.g. "llvmpipe (Mesa 22.3.6, OpenGL 4.5, compatibility)". */
-  readonly description: string;
-  readonly compatibility: boolean;
-  readonly limits: DeviceLimitsLike;
-  /** The first uncaptured error or the loss of the device, if any (then cleared). */
-  takeError(): DeviceError | undefined;
-  /** True once the device was lost or destroyed. */
-  readonly lost: boolean;
-  destroy(): void;
-}
+export {
+  DeviceError,
+  deviceError,
+  deviceMessages,
+  limitsOf,
+  wrapDevice,
+  type DeviceChoice,
+  type DeviceErrorCode,
+  type NncDevice,
+  type WrapOptions,
+} from "./device-core.js";
 
 const installHint =
   "on Debian/Ubuntu install Mesa's software renderer: apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri";
@@ -182,58 +142,11 @@ export async function acquireDevice(opts: { device?: DeviceChoice } = {}): Promi
   const al = adapter.limits as unknown as Record<string, number>;
   for (const k of limitKeys) if (typeof al[k] === "number") requiredLimits[k] = al[k]!;
   const device = await adapter.requestDevice({ requiredLimits });
-  const dl = device.limits as unknown as Record<string, number>;
-  const limits: DeviceLimitsLike = {
-    maxStorageBuffersPerShaderStage: dl.maxStorageBuffersPerShaderStage!,
-    maxComputeWorkgroupsPerDimension: dl.maxComputeWorkgroupsPerDimension!,
-    maxComputeInvocationsPerWorkgroup: dl.maxComputeInvocationsPerWorkgroup!,
-    maxComputeWorkgroupSizeX: dl.maxComputeWorkgroupSizeX!,
-    maxComputeWorkgroupStorageSize: dl.maxComputeWorkgroupStorageSize!,
-    maxStorageBufferBindingSize: dl.maxStorageBufferBindingSize!,
-    maxBufferSize: dl.maxBufferSize!,
-  };
-
-  let pending: DeviceError | undefined;
-  let lost = false;
-  let destroyed = false;
-  device.addEventListener("uncapturederror", (ev) => {
-    const e = (ev as GPUUncapturedErrorEvent).error;
-    const kindName =
-      typeof GPUValidationError !== "undefined" && e instanceof GPUValidationError
-        ? "validation"
-        : typeof GPUOutOfMemoryError !== "undefined" && e instanceof GPUOutOfMemoryError
-          ? "out-of-memory"
-          : "internal";
-    pending ??= deviceError("NN4603", { kind: kindName, message: e.message.trim() });
-  });
-  void device.lost.then((info) => {
-    lost = true;
-    if (!destroyed) {
-      pending ??= deviceError("NN4602", {
-        reason: `${info.reason}${info.message ? `: ${info.message.trim()}` : ""}`,
-      });
-    }
-  });
-  return {
-    device,
+  return wrapDevice(device, {
     adapter,
     gpu,
     kind,
     description: describe(adapter, kind, compat),
     compatibility: compat,
-    limits,
-    takeError() {
-      const e = pending;
-      pending = undefined;
-      return e;
-    },
-    get lost() {
-      return lost || destroyed;
-    },
-    destroy() {
-      if (destroyed) return;
-      destroyed = true;
-      device.destroy();
-    },
-  };
+  });
 }

@@ -8,7 +8,7 @@
  * counter-based PRNG (the same PCG hash the kernels use). A WGSL compile error is rethrown
  * with `[line:col] message`, the numbered shader and the kernel's `.nn` location.
  */
-import { type NncDevice, DeviceError, deviceError } from "./device.js";
+import { type NncDevice, DeviceError, deviceError } from "./device-core.js";
 import type {
   KernelPlan,
   PlanBuffer,
