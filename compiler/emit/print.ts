@@ -68,8 +68,16 @@ export function printPlan(program: ModelProgram, name: PlanName): string {
     `memory: ${formatBytes(total)} (` +
       [...byRole.entries()].map(([r, n]) => `${r} ${formatBytes(n)}`).join(", ") +
       ")",
-    "buffers:",
   ];
+  if (plan.memory) {
+    const m = plan.memory;
+    lines.push(
+      `peak ${formatBytes(m.totalBytes)} against a lower bound of ${formatBytes(m.lowerBoundBytes)} ` +
+        `(parameters, gradients, optimizer state and the largest set of live activations): ` +
+        `ratio ${(m.totalBytes / Math.max(1, m.lowerBoundBytes)).toFixed(2)}`,
+    );
+  }
+  lines.push("buffers:");
   for (const b of plan.buffers) {
     const fill = b.fill !== undefined ? ` fill ${b.fill}` : "";
     const held = contents.get(b.id)?.join("; ") ?? "";
