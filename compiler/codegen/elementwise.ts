@@ -37,7 +37,7 @@ export const unaryExpr: { readonly [K in UnaryOp]: (x: string) => string } = {
 };
 
 /** x^y as Math.pow: negative bases with integer exponents, pow(x, 0) = 1, NaN otherwise. */
-const powHelper = [
+export const powHelper = [
   "fn nnc_pow(x: f32, y: f32) -> f32 {",
   "  if (y == 0.0f) {",
   "    return 1.0f;",

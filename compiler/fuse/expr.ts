@@ -5,6 +5,7 @@
  * meaning for negative bases through the helper of codegen/elementwise.ts.
  */
 import type { BinaryOp, DType, OpAttrs, UnaryOp } from "../primitives.js";
+import { powHelper as powScalar } from "../codegen/elementwise.js";
 import { literal } from "../codegen/wgsl.js";
 
 export type PointwiseOp = UnaryOp | BinaryOp | "where" | "cast" | "broadcast_to";
@@ -25,25 +26,7 @@ export function lit(value: number, dtype: DType, lane: Lane): string {
   return lane.vec ? `${typeName(dtype, lane)}(${l})` : l;
 }
 
-export const powScalar = [
-  "fn nnc_pow(x: f32, y: f32) -> f32 {",
-  "  if (y == 0.0f) {",
-  "    return 1.0f;",
-  "  }",
-  "  if (x == 0.0f) {",
-  "    return select(0.0f, 1.0f / (x - x), y < 0.0f);",
-  "  }",
-  "  let r = pow(abs(x), y);",
-  "  if (x >= 0.0f) {",
-  "    return r;",
-  "  }",
-  "  if (floor(y) != y) {",
-  "    let z = x - x;",
-  "    return z / z;",
-  "  }",
-  "  return select(r, -r, abs(y) % 2.0f == 1.0f);",
-  "}",
-].join("\n");
+export { powScalar };
 
 export const powVec = [
   "fn nnc_pow4(x: vec4<f32>, y: vec4<f32>) -> vec4<f32> {",
