@@ -11,7 +11,7 @@ import { Batcher, type Batch, type Dataset, sampleSize } from "./data/dataset.js
 import type { NncDevice } from "./device.js";
 import { nncError } from "./errors.js";
 import { Executor, type HostArray } from "./executor.js";
-import type { ModelProgram, ProgramVariable } from "./program.js";
+import { checkpointTensors, type ModelProgram, type ProgramVariable } from "./program.js";
 
 export interface EpochResult {
   readonly epoch: number; // 1-based
@@ -352,12 +352,7 @@ export class NncModel {
   /** Loads safetensors bytes; every model variable must be there with its shape. */
   loadWeights(bytes: Uint8Array, source = "<weights>"): void {
     this.check();
-    const expected = this.modelVariables().map((v) => ({
-      name: v.name,
-      shape: [...v.shape],
-      dtype: v.dtype === "f32" ? ("F32" as const) : ("I32" as const),
-    }));
-    const { tensors } = decodeSafetensors(bytes, source, expected);
+    const { tensors } = decodeSafetensors(bytes, source, checkpointTensors(this.program));
     this.setWeights(tensors);
   }
 

@@ -5,6 +5,7 @@
  * training batch size, and evaluation and prediction in inference mode) plus what the training
  * loop needs to know (settings, data sources, input and label layout).
  */
+import type { ExpectedTensor } from "./checkpoint.js";
 import type { KernelPlan, PlanDType, PlanInit } from "./plan.js";
 
 export interface ProgramTensor {
@@ -73,4 +74,11 @@ export interface ModelProgram {
   /** Prediction: inputs `<model inputs>`; output `output` [B, ...]. */
   readonly predict: KernelPlan;
   readonly inferBatch: number;
+}
+
+/** The tensors a checkpoint of this program holds: the model's parameters and layer state. */
+export function checkpointTensors(program: ModelProgram): ExpectedTensor[] {
+  return program.variables
+    .filter((v) => v.role === "model")
+    .map((v) => ({ name: v.name, shape: [...v.shape], dtype: v.dtype === "f32" ? "F32" : "I32" }));
 }

@@ -7,7 +7,7 @@ import { NncModel } from "../../runtime/model.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
 import { parseArgs, UsageError, usage, type FlagSpec } from "./args.js";
 import { compileFor, device, guard, loadData, requireFile } from "./common.js";
-import type { ModelProgram } from "../../runtime/program.js";
+import { checkpointTensors } from "../../runtime/program.js";
 
 const flags: Record<string, FlagSpec> = {
   weights: { kind: "string", alias: "w", help: "safetensors checkpoint to evaluate (required)" },
@@ -18,16 +18,6 @@ const flags: Record<string, FlagSpec> = {
   json: { kind: "boolean", help: "print the result as JSON on stdout" },
   help: { kind: "boolean", alias: "h", help: "show this help" },
 };
-
-export function expectedTensors(program: ModelProgram) {
-  return program.variables
-    .filter((v) => v.role === "model")
-    .map((v) => ({
-      name: v.name,
-      shape: [...v.shape],
-      dtype: v.dtype === "f32" ? ("F32" as const) : ("I32" as const),
-    }));
-}
 
 export async function run(args: string[]): Promise<number> {
   const quiet = await relaunchQuietly();
@@ -47,7 +37,7 @@ export async function run(args: string[]): Promise<number> {
     try {
       const program = compileFor(file, dev, f.run !== undefined ? { run: f.run as string } : {});
       // Validate the checkpoint before any slow work.
-      const ckpt = readCheckpoint(weights, expectedTensors(program));
+      const ckpt = readCheckpoint(weights, checkpointTensors(program));
       const spec =
         which === "train"
           ? program.settings.data

@@ -10,7 +10,7 @@ import { nncError } from "../../runtime/errors.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
 import { parseArgs, UsageError, usage, type FlagSpec } from "./args.js";
 import { compileFor, device, guard, requireFile } from "./common.js";
-import { expectedTensors } from "./eval.js";
+import { checkpointTensors } from "../../runtime/program.js";
 
 const flags: Record<string, FlagSpec> = {
   weights: { kind: "string", alias: "w", help: "safetensors checkpoint (required)" },
@@ -57,7 +57,7 @@ export async function run(args: string[]): Promise<number> {
     const dev = await device(f.device as string | undefined);
     try {
       const program = compileFor(file, dev, f.run !== undefined ? { run: f.run as string } : {});
-      const ckpt = readCheckpoint(weights, expectedTensors(program));
+      const ckpt = readCheckpoint(weights, checkpointTensors(program));
       const shape = program.inputs[0]!.shape;
       const per = shape.reduce((a, b) => a * b, 1);
       const samples: Sample[] = [];

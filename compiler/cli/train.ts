@@ -9,6 +9,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { readCheckpoint, writeCheckpoint } from "../../runtime/checkpoint-node.js";
 import { NncModel, type EpochResult } from "../../runtime/model.js";
+import { checkpointTensors } from "../../runtime/program.js";
 import { Progress } from "../../runtime/progress.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
 import { parseArgs, usage, type FlagSpec } from "./args.js";
@@ -65,14 +66,7 @@ export async function run(args: string[]): Promise<number> {
     try {
       if (s.init) {
         const initPath = resolve(dirname(resolve(file)), s.init);
-        const expected = program.variables
-          .filter((v) => v.role === "model")
-          .map((v) => ({
-            name: v.name,
-            shape: [...v.shape],
-            dtype: v.dtype === "f32" ? ("F32" as const) : ("I32" as const),
-          }));
-        model.setWeights(readCheckpoint(initPath, expected).tensors);
+        model.setWeights(readCheckpoint(initPath, checkpointTensors(program)).tensors);
       }
       const tty = process.env.NNC_STDERR_TTY === "1" || process.stderr.isTTY === true;
       const steps = Math.floor(train.count / program.stepBatch);
