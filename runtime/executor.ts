@@ -351,6 +351,26 @@ export class Executor {
     this.write(inp.buffer, this.toHost(`input ${name}`, inp.dtype, inp.shape, data));
   }
 
+  /**
+   * The device buffer behind input or output `name`, for work recorded beside the plan's
+   * kernels (the gather that fills inputs on the device, copies of per-batch outputs).
+   */
+  bufferOf(kind: "input" | "output", name: string): { buffer: GPUBuffer; dtype: PlanDType } {
+    this.check();
+    const list = kind === "input" ? this.plan.inputs : this.plan.outputs;
+    const found = list.find((i) => i.name === name);
+    if (!found) {
+      const known = list.map((i) => i.name).join(", ") || "none";
+      throw deviceError("NN4606", { detail: `no ${kind} named '${name}' (${kind}s: ${known})` });
+    }
+    return { buffer: this.buffers[found.buffer]!, dtype: found.dtype };
+  }
+
+  /** Whether the plan has an input named `name`. */
+  hasInput(name: string): boolean {
+    return this.plan.inputs.some((i) => i.name === name);
+  }
+
   async getVariable(name: string): Promise<HostArray> {
     this.check();
     const v = this.variable(name);

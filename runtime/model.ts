@@ -4,13 +4,21 @@
  * evaluation, prediction) over the same variables, and offers `trainStep`, `fit`, `evaluate`,
  * `predict`, `saveWeights`/`loadWeights` (safetensors bytes) and `dispose`. Training steps are
  * recorded and submitted without waiting; losses and accuracy accumulate on the device and are
- * read back only when progress is reported. Nothing here imports Node modules.
+ * read back only when progress is reported. `fit` and `evaluate` upload a dataset once and
+ * make every batch on the device (runtime/feeder.ts) when it fits the device, so a step's only
+ * host write is a 16-byte parameter block. Nothing here imports Node modules.
  */
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./checkpoint.js";
 import { Batcher, type Batch, type Dataset, sampleSize } from "./data/dataset.js";
 import type { NncDevice } from "./device.js";
 import { nncError } from "./errors.js";
 import { Executor, type HostArray } from "./executor.js";
+import {
+  canFeedFromDevice,
+  type DeviceData,
+  Feeder,
+  uploadDataset,
+} from "./feeder.js";
 import { checkpointTensors, type ModelProgram, type ProgramVariable } from "./program.js";
 
 export interface EpochResult {
@@ -42,6 +50,12 @@ export interface FitOptions {
   readonly signal?: AbortSignal;
   /** Called when an epoch starts (0-based), e.g. to start a progress bar. */
   readonly onEpochStart?: (epoch: number, steps: number) => void;
+  /**
+   * Where batches are made: `device` (the dataset uploaded once, gathered and normalised on
+   * the device), `host` (filled and written every step), or `auto` (default): `device` when
+   * the dataset fits one storage binding. `NNC_FEED=host` forces `host`.
+   */
+  readonly feed?: "auto" | "device" | "host";
 }
 
 export interface Evaluation {
@@ -62,6 +76,10 @@ export class NncModel {
   private disposed = false;
   /** The step executor holds the truth; the others are refreshed from it when stale. */
   private stale = false;
+
+  /** Datasets resident on the device (at most two: training and validation), newest last. */
+  private resident: DeviceData[] = [];
+  private feeders: { executor: Executor; data: DeviceData; feeder: Feeder }[] = [];
 
   private constructor(
     readonly program: ModelProgram,
@@ -203,9 +221,10 @@ export class NncModel {
   private queued = 0;
 
   /** Records the step's kernels into one command buffer and submits it without waiting. */
-  private queueStep(): void {
+  private queueStep(before?: (encoder: GPUCommandEncoder) => void): void {
     const device = this.device.device;
     const encoder = device.createCommandEncoder();
+    before?.(encoder);
     this.train.record(encoder, 1);
     device.queue.submit([encoder.finish()]);
     this.queued++;
@@ -229,6 +248,7 @@ export class NncModel {
       });
     }
     const device = this.device.device;
+    const feeder = await this.feederFor(this.train, data, p.stepBatch, opts.feed);
     const results: EpochResult[] = [];
     const progressMs = opts.progressMs ?? 250;
     for (let epoch = 0; epoch < epochs; epoch++) {
@@ -237,11 +257,19 @@ export class NncModel {
       const start = now();
       let lastProgress = start;
       const order = batcher.orderFor(epoch);
+      feeder?.setOrder(order);
       for (let i = 0; i < steps; i++) {
         if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
-        const batch: Batch = batcher.fill(order, i);
-        this.writeStepInputs(batch.x, batch.y);
-        this.queueStep();
+        if (feeder) {
+          this.steps++;
+          this.stale = true;
+          const step = this.steps;
+          this.queueStep((enc) => feeder.record(enc, i * p.stepBatch, p.stepBatch, step));
+        } else {
+          const batch: Batch = batcher.fill(order, i);
+          this.writeStepInputs(batch.x, batch.y);
+          this.queueStep();
+        }
         // Keep the queue short: the host fills the next batch while the device runs this one.
         if (this.queued >= 4) {
           this.queued = 0;
@@ -281,6 +309,8 @@ export class NncModel {
     const p = this.program;
     const batcher = new Batcher(data, { batchSize: p.inferBatch, shuffle: false });
     const order = batcher.orderFor(0);
+    const feeder = await this.feederFor(this.evaluator, data, p.inferBatch);
+    if (feeder) return this.evaluateOnDevice(feeder, order, batcher.batchesPerEpoch);
     let loss = 0;
     let correct = 0;
     for (let i = 0; i < batcher.batchesPerEpoch; i++) {
@@ -298,6 +328,118 @@ export class NncModel {
       accuracy: correct / Math.max(1, data.count),
       count: data.count,
     };
+  }
+
+  /**
+   * Evaluation with every batch gathered on the device: each batch's per-sample loss and
+   * correctness are copied into one buffer at the batch's place, read back once at the end.
+   */
+  private async evaluateOnDevice(
+    feeder: Feeder,
+    order: Uint32Array,
+    batches: number,
+  ): Promise<Evaluation> {
+    const p = this.program;
+    const count = feeder.data.dataset.count;
+    const B = p.inferBatch;
+    const device = this.device.device;
+    const loss = this.evaluator.bufferOf("output", "loss");
+    const correct = this.evaluator.bufferOf("output", "correct");
+    const rows = batches * B * 4;
+    const results = device.createBuffer({
+      label: "nnc evaluation results",
+      size: 2 * rows,
+      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+    });
+    try {
+      feeder.setOrder(order);
+      for (let b = 0; b < batches; b++) {
+        const encoder = device.createCommandEncoder();
+        feeder.record(encoder, b * B, Math.min(B, count - b * B));
+        this.evaluator.record(encoder, 1);
+        encoder.copyBufferToBuffer(loss.buffer, 0, results, b * B * 4, B * 4);
+        encoder.copyBufferToBuffer(correct.buffer, 0, results, rows + b * B * 4, B * 4);
+        device.queue.submit([encoder.finish()]);
+        if (b % 8 === 7) await device.queue.onSubmittedWorkDone();
+      }
+      await results.mapAsync(GPUMapMode.READ);
+      const range = results.getMappedRange();
+      const lossRows = hostArray(loss.dtype, range, 0, count);
+      const correctRows = hostArray(correct.dtype, range, rows, count);
+      let l = 0;
+      let c = 0;
+      for (let k = 0; k < count; k++) {
+        l += lossRows[k]!;
+        c += correctRows[k]!;
+      }
+      results.unmap();
+      return { loss: l / count, accuracy: c / count, count };
+    } finally {
+      results.destroy();
+    }
+  }
+
+  /**
+   * A feeder that fills `executor`'s inputs from `data` resident on the device, or null when
+   * batches are made on the host (several inputs, too big for the device, or `feed: "host"`).
+   */
+  private async feederFor(
+    executor: Executor,
+    data: Dataset,
+    batch: number,
+    feed: FitOptions["feed"] = "auto",
+  ): Promise<Feeder | null> {
+    const p = this.program;
+    if (feed === "host" || p.inputs.length !== 1 || !executor.hasInput("label")) return null;
+    const per = sampleSize({ sampleShape: p.inputs[0]!.shape });
+    // The same checks, with the same messages, as the host path's per-batch writes.
+    this.checkLength(`input ${this.inputName()}`, { length: batch * sampleSize(data) }, per, batch);
+    this.checkLength("label", { length: batch * data.classes }, p.classes, batch);
+    if (!canFeedFromDevice(this.device, data)) {
+      if (feed === "device") {
+        throw nncError("NN5501", {
+          detail: `${data.source}: the dataset does not fit one storage buffer of this device; use feed: "host"`,
+        });
+      }
+      return null;
+    }
+    const known = this.feeders.find((f) => f.executor === executor && f.data.dataset === data);
+    if (known) return known.feeder;
+    let resident = this.resident.find((r) => r.dataset === data);
+    if (!resident) {
+      resident = uploadDataset(this.device, data);
+      this.resident.push(resident);
+      while (this.resident.length > 2) this.evict(this.resident[0]!);
+    }
+    const x = executor.bufferOf("input", this.inputName());
+    const y = executor.bufferOf("input", "label");
+    const step = executor.hasInput("step") ? executor.bufferOf("input", "step") : undefined;
+    const feeder = await Feeder.create(this.device, resident, {
+      batch,
+      per,
+      classes: p.classes,
+      x: x.buffer,
+      y: y.buffer,
+      ...(step ? { step } : {}),
+    });
+    this.feeders = this.feeders.filter((f) => {
+      if (f.executor !== executor) return true;
+      f.feeder.dispose();
+      return false;
+    });
+    this.feeders.push({ executor, data: resident, feeder });
+    return feeder;
+  }
+
+  /** Frees a resident dataset and the feeders reading it. */
+  private evict(data: DeviceData): void {
+    this.feeders = this.feeders.filter((f) => {
+      if (f.data !== data) return true;
+      f.feeder.dispose();
+      return false;
+    });
+    this.resident = this.resident.filter((r) => r !== data);
+    data.buffer.destroy();
   }
 
   /**
@@ -365,8 +507,14 @@ export class NncModel {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    for (const r of [...this.resident]) this.evict(r);
     this.train.dispose();
     this.evaluator.dispose();
     this.predictor.dispose();
   }
+}
+
+/** `count` values of `dtype` at byte `offset` of a mapped range. */
+function hostArray(dtype: string, range: ArrayBuffer, offset: number, count: number): HostArray {
+  return dtype === "i32" ? new Int32Array(range, offset, count) : new Float32Array(range, offset, count);
 }
