@@ -9,6 +9,7 @@
  */
 import { existsSync } from "node:fs";
 import { type DeviceChoice, deviceError, type NncDevice, wrapDevice } from "./device-core.js";
+import { profilingRequested } from "./profile.js";
 
 export {
   DeviceError,
@@ -71,12 +72,21 @@ function describe(adapter: GPUAdapter, kind: NncDevice["kind"], compat: boolean)
     : `${name || "GPU"} (${mode})`;
 }
 
+/**
+ * Dawn's flags for a core-mode instance: when profiling, timestamps at full precision (Dawn
+ * rounds them by default, which would blur kernels shorter than the rounding step).
+ */
+function coreFlags(profile: boolean): string[] {
+  return profile ? ["disable-dawn-features=timestamp_quantization"] : [];
+}
+
 async function adapterFor(
   choice: Exclude<DeviceChoice, "auto">,
+  profile: boolean,
 ): Promise<{ gpu: GPU; adapter: GPUAdapter; compat: boolean } | undefined> {
   const { create } = await loadWebGpu();
   if (choice === "gpu") {
-    const gpu = create([]);
+    const gpu = create(coreFlags(profile));
     keepAlive.push(gpu);
     const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
     if (!adapter) return undefined;
@@ -96,7 +106,7 @@ async function adapterFor(
   if (!process.env.VK_ICD_FILENAMES && existsSync(swiftshaderIcd)) {
     process.env.VK_ICD_FILENAMES = swiftshaderIcd;
   }
-  const gpu = create(["backend=vulkan"]);
+  const gpu = create(["backend=vulkan", ...coreFlags(profile)]);
   keepAlive.push(gpu);
   const adapter = await gpu.requestAdapter();
   return adapter ? { gpu, adapter, compat: false } : undefined;
@@ -113,15 +123,19 @@ function parseChoice(s: string | undefined): DeviceChoice | undefined {
 /**
  * A WebGPU device: `auto` (default; the NNC_DEVICE environment variable overrides) takes a GPU
  * adapter when there is one, else llvmpipe. Throws a DeviceError naming what to install when
- * no adapter can be made.
+ * no adapter can be made. With `profile` (default: NNC_DEBUG is set) the device gets the
+ * adapter's `timestamp-query` feature where it has one, for per-kernel times (profile.ts).
  */
-export async function acquireDevice(opts: { device?: DeviceChoice } = {}): Promise<NncDevice> {
+export async function acquireDevice(
+  opts: { device?: DeviceChoice; profile?: boolean } = {},
+): Promise<NncDevice> {
+  const profile = opts.profile ?? profilingRequested();
   const choice = parseChoice(process.env.NNC_DEVICE) ?? opts.device ?? "auto";
   const order: Exclude<DeviceChoice, "auto">[] = choice === "auto" ? ["gpu", "llvmpipe"] : [choice];
   let found: { gpu: GPU; adapter: GPUAdapter; compat: boolean } | undefined;
   let kind: NncDevice["kind"] = "gpu";
   for (const c of order) {
-    found = await adapterFor(c);
+    found = await adapterFor(c, profile);
     if (found) {
       kind = c;
       break;
@@ -141,7 +155,11 @@ export async function acquireDevice(opts: { device?: DeviceChoice } = {}): Promi
   const requiredLimits: Record<string, number> = {};
   const al = adapter.limits as unknown as Record<string, number>;
   for (const k of limitKeys) if (typeof al[k] === "number") requiredLimits[k] = al[k]!;
-  const device = await adapter.requestDevice({ requiredLimits });
+  const timestamps = profile && adapter.features.has("timestamp-query");
+  const device = await adapter.requestDevice({
+    requiredLimits,
+    ...(timestamps ? { requiredFeatures: ["timestamp-query" as GPUFeatureName] } : {}),
+  });
   return wrapDevice(device, {
     adapter,
     gpu,

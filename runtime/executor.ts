@@ -17,6 +17,7 @@ import type {
   PlanKernel,
   PlanVariable,
 } from "./plan.js";
+import { KernelProfiler, type KernelProfile, profilingRequested } from "./profile.js";
 
 export type HostArray = Float32Array | Int32Array;
 
@@ -198,6 +199,11 @@ function numelOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+export interface ExecutorOptions {
+  /** Time every kernel (runtime/profile.ts); default: whether NNC_DEBUG is set. */
+  readonly profile?: boolean;
+}
+
 export class Executor {
   private readonly device: GPUDevice;
   private readonly buffers: GPUBuffer[];
@@ -207,11 +213,14 @@ export class Executor {
   private readonly pending: Promise<void>;
   private disposed = false;
   private tail: Promise<unknown> = Promise.resolve();
+  /** Per-kernel times (runtime/profile.ts); only with NNC_DEBUG or `{ profile: true }`. */
+  private readonly profiler: KernelProfiler | undefined;
 
   /** Creates buffers and bind groups now; pipelines compile in the background (see `ready`). */
   constructor(
     readonly nnc: NncDevice,
     readonly plan: KernelPlan,
+    opts: ExecutorOptions = {},
   ) {
     if (plan.version !== 1) {
       throw deviceError("NN4606", { detail: `unsupported kernel plan version ${plan.version}` });
@@ -248,11 +257,19 @@ export class Executor {
       }),
     ).then(() => undefined);
     this.pending.catch(() => {}); // reported by ready()
+    this.profiler =
+      (opts.profile ?? profilingRequested())
+        ? new KernelProfiler({ device, plan, steps: this.steps, buffers: this.buffers })
+        : undefined;
   }
 
   /** An executor whose pipelines are all compiled. */
-  static async create(nnc: NncDevice, plan: KernelPlan): Promise<Executor> {
-    const ex = new Executor(nnc, plan);
+  static async create(
+    nnc: NncDevice,
+    plan: KernelPlan,
+    opts: ExecutorOptions = {},
+  ): Promise<Executor> {
+    const ex = new Executor(nnc, plan, opts);
     try {
       await ex.ready();
     } catch (e) {
@@ -400,6 +417,7 @@ export class Executor {
 
   private recordKernels(encoder: GPUCommandEncoder): void {
     if (this.steps.length === 0) return;
+    if (this.profiler?.recordKernels(encoder)) return;
     const pass = encoder.beginComputePass();
     for (const s of this.steps) {
       const [x, y, z] = s.kernel.dispatch;
@@ -519,6 +537,17 @@ export class Executor {
     for (const b of this.buffers) b.destroy();
     for (const s of this.staging.values()) s.destroy();
     this.staging.clear();
+    this.profiler?.dispose();
+  }
+
+  /**
+   * Per-kernel times of this plan (see runtime/profile.ts), or undefined when the executor was
+   * made without profiling. Host-timed profiles run the kernels again; training state is kept.
+   */
+  async kernelProfile(): Promise<KernelProfile | undefined> {
+    this.check();
+    await this.ready();
+    return this.profiler?.report();
   }
 
   get isDisposed(): boolean {

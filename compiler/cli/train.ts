@@ -9,7 +9,8 @@ import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { readCheckpoint, writeCheckpoint } from "../../runtime/checkpoint-node.js";
 import { NncModel, type EpochResult } from "../../runtime/model.js";
-import { checkpointTensors } from "../../runtime/program.js";
+import { formatProfile, kernelProfileOf, profilingRequested } from "../../runtime/profile.js";
+import { checkpointTensors, type ModelProgram } from "../../runtime/program.js";
 import { Progress } from "../../runtime/progress.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
 import { parseArgs, usage, type FlagSpec } from "./args.js";
@@ -138,6 +139,7 @@ export async function run(args: string[]): Promise<number> {
       process.stderr.write(
         `nnc: ${interrupted ? "stopped" : "done"} in ${seconds.toFixed(1)} s; weights in ${ckpt}, metrics in ${metricsPath}\n`,
       );
+      if (profilingRequested()) await printKernelProfile(program);
       if (f.json) {
         const summary = {
           model: program.model,
@@ -161,6 +163,21 @@ export async function run(args: string[]): Promise<number> {
       dev.destroy();
     }
   });
+}
+
+/**
+ * With NNC_DEBUG: the per-kernel times of the training step on stderr (runtime/profile.ts),
+ * after the weights are saved, so a failure here costs nothing but the table.
+ */
+async function printKernelProfile(program: ModelProgram): Promise<void> {
+  try {
+    const p = await kernelProfileOf(program.step);
+    if (!p) return;
+    const what = `the training step of ${program.model} (batch ${program.stepBatch})`;
+    process.stderr.write(`${formatProfile(p, what)}\n`);
+  } catch (e) {
+    process.stderr.write(`nnc: no kernel profile: ${(e as Error).message}\n`);
+  }
 }
 
 function epochJson(r: EpochResult): Record<string, number | null> {
