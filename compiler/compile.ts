@@ -161,17 +161,9 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
   ] as const) {
     checkGraph(name, g);
   }
+  // No unfused fallback: a fusion bug throws (a CompilerBug) so that tests catch it.
   const planOf = (g: Graph): KernelPlan | readonly Diagnostic[] => {
-    let r: ReturnType<typeof planKernels>;
-    try {
-      r = planKernels(g, { limits: opts.limits, sources: checked.sources });
-    } catch (e) {
-      // A fusion bug must not stop a user: the unfused plan computes the same values, slower.
-      // Known case: a group holding two reductions (examples/residual.nn, examples/rows.nn).
-      if (process.env.NNC_DEBUG)
-        process.stderr.write(`nnc: fusion failed, planning unfused: ${String(e)}\n`);
-      r = planKernels(g, { limits: opts.limits, sources: checked.sources, fuse: false });
-    }
+    const r = planKernels(g, { limits: opts.limits, sources: checked.sources });
     return r.diagnostics.length > 0 ? r.diagnostics : r.plan;
   };
   const plans = [planOf(step), planOf(evaluate), planOf(predict)];

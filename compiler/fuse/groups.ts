@@ -7,7 +7,8 @@
  *    updates of small parameters) run as one single-invocation kernel;
  * 3. elementwise groups: chains and trees of elementwise nodes of one shape, several outputs
  *    allowed (an optimizer update writes m, v and p), and reductions with their exclusive
- *    elementwise producers (a prologue) and same-shape consumers (an epilogue).
+ *    elementwise producers (a prologue) and same-shape consumers (an epilogue); one
+ *    reduction per group (the reduce writer loops over one input): `sum(a) + sum(b)` is two.
  * Elementwise producers used only inside a group are recomputed there, never stored; scalars
  * computed from sources alone (an optimizer's bias corrections) are recomputed by every
  * kernel that needs them. Then updates are written in place when safe (the group reads the
@@ -16,6 +17,7 @@
  */
 import type { DeviceLimitsLike } from "../../runtime/plan.js";
 import { isLiteralSafe } from "../codegen/wgsl.js";
+import { CompilerBug } from "../diagnostics.js";
 import { type FuseGraph, isPointwise, isSource, numelOf } from "./view.js";
 
 export type GroupKind = "op" | "elementwise" | "reduce" | "serial";
@@ -310,14 +312,26 @@ export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
       if (g.kind === "elementwise" && g.members.size === 1) {
         for (const p of inputs[id]!) {
           const h = groups[groupOf[p]!];
+          // An earlier input may have drawn `id` into a reduction's epilogue: `cur` is then
+          // that reduce group, not the lone elementwise node the loop started with.
           const cur = groups[groupOf[id]!]!;
           if (!h || h === cur || h.dead) continue;
           if (h.kind === "elementwise" && sameShape(p, id) && sameShape(h.node, id)) {
-            if (canMerge(h, cur) && fits(h, cur, "elementwise", -1)) {
+            if (cur.kind === "reduce") {
+              // The producer joins the reduction's epilogue (same shape as its output); the
+              // other way round would put the reduction into an elementwise group.
+              if (canMerge(cur, h) && fits(cur, h, "reduce", cur.node)) {
+                merge(cur, h);
+                absorb(cur);
+              }
+            } else if (canMerge(h, cur) && fits(h, cur, "elementwise", -1)) {
               merge(h, cur);
               absorb(h);
             }
           } else if (h.kind === "reduce" && sameShape(h.node, id) && !h.pro.has(p)) {
+            // One reduction per group: `add(sum(a), sum(b))` joins the first sum's epilogue
+            // and the second sum stays its own kernel (the reduce writer loops over one input).
+            if (cur.kind === "reduce") continue;
             if (canMerge(h, cur) && fits(h, cur, "reduce", h.node)) {
               merge(h, cur);
               absorb(h);
@@ -457,6 +471,20 @@ export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
       m.set(r, u.target);
     }
   }
+  /**
+   * Fails loudly on a group the kernel writers cannot emit (compiler/fuse/kernels.ts): an
+   * elementwise group holds only pointwise nodes, a reduce or op group one non-pointwise node,
+   * its own. A greedy merge that breaks this is a fusion bug, not a slower plan.
+   */
+  function checkShape(g: MGroup): void {
+    if (g.kind === "serial") return;
+    for (const m of g.members) {
+      if (isPointwise(nodes[m]!.op) || (g.kind !== "elementwise" && m === g.node)) continue;
+      throw new CompilerBug(
+        `${g.kind} kernel group of node ${g.node} (${nodes[g.node]!.op}) also holds node ${m} (${nodes[m]!.op})`,
+      );
+    }
+  }
   function sameDims(shape: readonly number[], g: MGroup): boolean {
     const d = v.shape(g.node);
     return shape.length === d.length && shape.every((x, k) => x === d[k]);
@@ -479,7 +507,8 @@ export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
       if (d === 0) ready.push(groups[b]!);
     }
   }
-  if (order.length !== alive.length) throw new Error("internal: kernel groups form a cycle");
+  if (order.length !== alive.length) throw new CompilerBug("kernel groups form a cycle");
+  for (const g of order) checkShape(g);
 
   const result: Group[] = order.map((g, k) => {
     const members = [...g.members].sort((a, b) => a - b);

@@ -33,6 +33,7 @@ import {
   u32,
   workgroupSizeFor,
 } from "../codegen/wgsl.js";
+import { CompilerBug } from "../diagnostics.js";
 import type { AnyNode } from "../ir/graph.js";
 import type { DType, OpKind } from "../primitives.js";
 import { type Lane, type PointwiseOp, pointwiseRules, typeName } from "./expr.js";
@@ -152,10 +153,10 @@ function rule(
   lane: Lane,
   helper: (h: string) => void,
 ): string {
-  const r = pointwiseRules[node.op as PointwiseOp] as (
-    e: Parameters<(typeof pointwiseRules)["add"]>[0],
-    attrs: unknown,
-  ) => string;
+  const r = pointwiseRules[node.op as PointwiseOp] as
+    ((e: Parameters<(typeof pointwiseRules)["add"]>[0], attrs: unknown) => string) | undefined;
+  // A non-pointwise node here means a kernel group the writers cannot emit (groups.ts).
+  if (!r) throw new CompilerBug(`fused kernel computes ${node.op} (node ${node.id}) pointwise`);
   return r(
     {
       args,

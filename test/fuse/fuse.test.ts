@@ -1,8 +1,9 @@
 /**
  * @file Kernel counts and memory of fused plans, without a device: which nodes share a
  * kernel (`relu(x @ w + b)` is one group), how many dispatches the seed CNN's and the MLP's
- * training steps take, that optimizer updates are written in place, and that the static
- * memory plan stays within 1.5x of its lower bound.
+ * training steps take, that optimizer updates are written in place, that two reductions
+ * meeting in one node stay two groups (examples/residual.nn and rows.nn plan fused), and that
+ * the static memory plan stays within 1.5x of its lower bound.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -77,6 +78,80 @@ test("a reduction takes its exclusive elementwise producers and same-shape consu
   );
 });
 
+/** `add(sum(a), sum(b)) / c` over rows: two reductions meeting in one elementwise node. */
+function twoSums(rows: number, cols: number): Graph {
+  const b = new GraphBuilder();
+  const a = b.source("input", "a", { shape: [rows, cols], dtype: "f32" }, span);
+  const x = b.source("input", "x", { shape: [rows, cols], dtype: "f32" }, span);
+  const c = b.source("input", "c", { shape: [cols], dtype: "f32" }, span);
+  const sa = b.add(
+    "reduce_sum",
+    [b.add("exp", [a], {}, span)],
+    { axes: [0], keepDims: false },
+    span,
+  );
+  const sx = b.add(
+    "reduce_sum",
+    [b.add("square", [x], {}, span)],
+    { axes: [0], keepDims: false },
+    span,
+  );
+  b.output("y", b.add("div", [b.add("add", [sa, sx], {}, span), c], {}, span));
+  return b.build();
+}
+
+/** How many reductions each group computes (never more than one outside serial kernels). */
+function reductionsPerGroup(g: Graph): number[] {
+  return groupsOf(g)
+    .filter((x) => x.kind !== "serial")
+    .map(
+      (x) =>
+        x.members.filter((m) => ["reduce_sum", "reduce_max", "argmax"].includes(g.nodes[m]!.op))
+          .length,
+    );
+}
+
+test("two reductions meeting in an add are two kernels: the add joins the first one's epilogue", () => {
+  const g = twoSums(64, 300); // over SERIAL_MAX: not a serial region
+  const gs = groupsOf(g);
+  assert.equal(reductionsPerGroup(g), [1, 1]);
+  const withAdd = gs.find((x) => x.members.some((m) => g.nodes[m]!.op === "add"))!;
+  assert.is(withAdd.kind, "reduce");
+  assert.equal(
+    withAdd.members.map((m) => g.nodes[m]!.op),
+    ["exp", "reduce_sum", "add", "div"],
+  );
+  assert.equal(
+    withAdd.prologue.map((m) => g.nodes[m]!.op),
+    ["exp"],
+  );
+  const plan = planGraph(g, { limits });
+  assert.equal(
+    plan.kernels.map((k) => k.op),
+    ["reduce_sum", "reduce_sum"],
+  );
+});
+
+test("an elementwise producer of a reduction's epilogue joins it (the reduction stays the group's kind)", () => {
+  const b = new GraphBuilder();
+  const a = b.source("input", "a", { shape: [64, 300], dtype: "f32" }, span);
+  const z = b.source("input", "z", { shape: [300], dtype: "f32" }, span);
+  const s = b.add("reduce_sum", [a], { axes: [0], keepDims: false }, span);
+  const e = b.add("exp", [z], {}, span);
+  b.output("e", e); // stored, so not an exclusive producer
+  b.output("y", b.add("add", [s, e], {}, span));
+  const g = b.build();
+  const gs = groupsOf(g);
+  assert.is(gs.length, 1);
+  assert.is(gs[0]!.kind, "reduce");
+  assert.equal(
+    gs[0]!.outputs.map((m) => g.nodes[m]!.op),
+    ["exp", "add"],
+  );
+  const plan = planGraph(g, { limits });
+  assert.is(plan.kernels.length, 1);
+});
+
 function program(path: string) {
   const r = compileFile(path, { limits });
   if (!r.program) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
@@ -102,6 +177,27 @@ test("Adam updates every parameter in place: no update copies after the step", (
   assert.ok(!cnn.step.kernels.some((k) => k.op === "copy"));
   const mlp = program("examples/mlp.nn");
   assert.equal(mlp.step.updates, []);
+});
+
+test("residual.nn and rows.nn plan fused (two reductions into one add), far under unfused", () => {
+  // Before the fix their step graphs threw in the kernel writer and compileFile fell back to
+  // one kernel per node (399 and 1,706 kernels at these limits); compileFile now throws instead.
+  const bounds: [string, number][] = [
+    ["examples/residual.nn", 64],
+    ["examples/rows.nn", 600],
+  ];
+  for (const [path, most] of bounds) {
+    const r = compileFile(path, { limits });
+    assert.ok(r.program && r.lowered, path);
+    const step = r.lowered.step.step;
+    assert.ok(
+      reductionsPerGroup(step).every((k) => k <= 1),
+      path,
+    );
+    const unfused = planGraph(step, { limits, fuse: false }).kernels.length;
+    const n = r.program.step.kernels.length;
+    assert.ok(n <= most && n * 2 < unfused, `${path}: ${n} kernels, ${unfused} unfused`);
+  }
 });
 
 test("the memory plan is within 1.5x of its lower bound for the CNN and the MLP", () => {
