@@ -14,7 +14,8 @@ import { checkpointTensors, type ModelProgram } from "../../runtime/program.js";
 import { Progress } from "../../runtime/progress.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
 import { parseArgs, usage, type FlagSpec } from "./args.js";
-import { compileFor, device, guard, loadData, requireFile } from "./common.js";
+import { device, guard, loadData, requireFile } from "./common.js";
+import { compileForTuned, trainBudgetMs } from "./tuning.js";
 
 const flags: Record<string, FlagSpec> = {
   epochs: { kind: "int", help: "epochs to train (default: the file's `epochs`)" },
@@ -28,6 +29,10 @@ const flags: Record<string, FlagSpec> = {
   run: { kind: "string", help: "which train section to run, when the file has several" },
   device: { kind: "string", help: "auto | gpu | llvmpipe | swiftshader (env NNC_DEVICE)" },
   json: { kind: "boolean", help: "print a JSON summary on stdout at the end" },
+  "no-tune": {
+    kind: "boolean",
+    help: "skip the kernel parameter search (cached winners still apply; NNC_TUNE=0: neither)",
+  },
   help: { kind: "boolean", alias: "h", help: "show this help" },
 };
 
@@ -43,10 +48,20 @@ export async function run(args: string[]): Promise<number> {
     const file = requireFile("train", positionals[0]);
     const started = performance.now();
     const dev = await device(f.device as string | undefined);
-    const program = compileFor(file, dev, {
-      ...(f.run !== undefined ? { run: f.run as string } : {}),
-      ...(f.batch !== undefined ? { batch: f.batch as number } : {}),
-    });
+    // Kernels tuned for this device: shapes the cache lacks are measured first (bounded).
+    const program = await compileForTuned(
+      file,
+      dev,
+      {
+        ...(f.run !== undefined ? { run: f.run as string } : {}),
+        ...(f.batch !== undefined ? { batch: f.batch as number } : {}),
+      },
+      {
+        search: f["no-tune"] !== true,
+        device: f.device as string | undefined,
+        budgetMs: trainBudgetMs,
+      },
+    );
     const s = program.settings;
     if (!s.data) {
       process.stderr.write(`${file}: train ${program.run} has no \`data\` to train on\n`);

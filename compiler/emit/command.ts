@@ -32,6 +32,7 @@ import { defaultLimits } from "../../runtime/plan.js";
 import type { ModelProgram } from "../../runtime/program.js";
 import { parseArgs, UsageError, usage, type FlagSpec } from "../cli/args.js";
 import { device, guard, Reported, requireFile } from "../cli/common.js";
+import { buildTuning } from "../cli/tuning.js";
 
 const flags: Record<string, FlagSpec> = {
   out: { kind: "string", alias: "o", help: "output folder (default: the current folder)" },
@@ -45,6 +46,10 @@ const flags: Record<string, FlagSpec> = {
   device: {
     kind: "string",
     help: "device that validates the kernels: auto | gpu | llvmpipe | swiftshader",
+  },
+  tune: {
+    kind: "boolean",
+    help: "first measure kernel parameters on the device for shapes the tune cache lacks",
   },
   quiet: { kind: "boolean", alias: "q", help: "print nothing on success" },
   help: { kind: "boolean", alias: "h", help: "show this help" },
@@ -179,6 +184,10 @@ export async function buildCommand(args: string[]): Promise<number> {
     const file = requireFile("build", pos[0]);
     const standalone = f.standalone === true;
     const started = performance.now();
+    // Kernel parameters: the tune cache's winners for this device, measured first with --tune.
+    await buildTuning(f.tune === true, f.device as string | undefined, () =>
+      compileRuns(file, f.run as string | undefined).map((b) => b.result),
+    );
     const built = compileRuns(file, f.run as string | undefined);
     timing("compile");
     if (emit !== undefined) {
