@@ -7,6 +7,7 @@
  * the gzipped total exceeds the 30 KB target (30,000 bytes).
  */
 import { gzipSync } from "node:zlib";
+import { buildTuning } from "../compiler/cli/tuning.js";
 import { compileFile } from "../compiler/compile.js";
 import { bundleStandalone } from "../compiler/emit/bundle.js";
 import { emitModule } from "../compiler/emit/module.js";
@@ -35,6 +36,7 @@ function gzipSize(text: string): number {
 }
 
 export async function measure(file: string): Promise<SizeReport> {
+  await buildTuning(false, undefined, () => []); // the cached kernel parameters, as nnc build
   const r = compileFile(file, { limits: defaultLimits });
   if (!r.program) {
     throw new Error(r.diagnostics.map((d) => renderDiagnostic(r.sources, d)).join("\n"));
