@@ -73,7 +73,8 @@ export function useTuning(adapter: string | undefined, table: TuneTable = {}): v
 /**
  * The configuration for `op` at `key`: a cached winner on the active adapter (an entry
  * `"${op} *"` applies to every shape), else `fallback` (also when the cached winner is the
- * heuristic itself, `{ heuristic: true }`).
+ * heuristic itself, `{ heuristic: true }`, or lacks one of the fallback's fields as a positive
+ * number: a hand-edited cache must not make an invalid kernel).
  */
 export function tuned<K extends TunedOp>(
   op: K,
@@ -81,8 +82,13 @@ export function tuned<K extends TunedOp>(
   fallback: TuneConfigs[K],
 ): TuneConfigs[K] {
   const t = active?.table[active.adapter];
-  const hit = (t?.[`${op} ${key}`] ?? t?.[`${op} *`]) as { heuristic?: boolean } | undefined;
-  return hit && !hit.heuristic ? (hit as TuneConfigs[K]) : fallback;
+  const hit = (t?.[`${op} ${key}`] ?? t?.[`${op} *`]) as Record<string, unknown> | undefined;
+  if (!hit || hit.heuristic) return fallback;
+  const valid = Object.keys(fallback).every((f) => {
+    const v = hit[f];
+    return typeof v === "number" && Number.isFinite(v) && v >= 1;
+  });
+  return valid ? (hit as unknown as TuneConfigs[K]) : fallback;
 }
 
 /** Where the cache lives: NNC_TUNE_CACHE, else `.nnc-cache/tune.json` in the working directory. */

@@ -187,6 +187,15 @@ test("a cached winner changes the emitted WGSL of its shape, and of no other", (
     assert.equal(wgsl(), base);
     useTuning("A", { A: { [key]: { heuristic: true, ms: 1, heuristicMs: 1 } } });
     assert.equal(wgsl(), base);
+    // Nor does a malformed winner (a hand-edited cache): the heuristic, not a broken kernel.
+    for (const bad of [
+      { bm: "2", bn: 4, wg: 16 },
+      { bm: 2, bn: 4 },
+      { bm: 0, bn: 4, wg: 16 },
+    ]) {
+      useTuning("A", { A: { [key]: bad } });
+      assert.equal(wgsl(), base, JSON.stringify(bad));
+    }
   } finally {
     useTuning(undefined);
   }
