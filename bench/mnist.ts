@@ -80,9 +80,11 @@ export function imagesToFloat(
   return out;
 }
 
-/** One training batch: `size` images as floats and their labels. */
+/** One training batch: `size` images (as floats on first use of `x`), their indices and labels. */
 export interface Batch {
   readonly x: Float32Array;
+  /** Indices of the batch's images in the training split. */
+  readonly idx: Uint32Array;
   readonly y: Uint8Array;
   readonly size: number;
 }
@@ -130,6 +132,17 @@ export class BatchStream {
     this.imagesSeen += this.batchSize;
     const y = new Uint8Array(this.batchSize);
     for (let b = 0; b < idx.length; b++) y[b] = this.split.labels[idx[b]!]!;
-    return { x: imagesToFloat(this.split, idx), y, size: this.batchSize };
+    const split = this.split;
+    let x: Float32Array | undefined;
+    return {
+      // Converted only when asked for: a system that gathers on its device never asks.
+      get x() {
+        x ??= imagesToFloat(split, idx);
+        return x;
+      },
+      idx,
+      y,
+      size: this.batchSize,
+    };
   }
 }

@@ -7,8 +7,9 @@
  */
 import { compileFile } from "../compiler/compile.js";
 import { acquireDevice } from "../runtime/device.js";
+import type { Dataset } from "../runtime/data/dataset.js";
 import { NncModel } from "../runtime/model.js";
-import { loadMnist } from "./mnist.js";
+import { loadMnist, type Mnist } from "./mnist.js";
 import { initialParams, type ModelKind } from "./models.js";
 import {
   errorRow,
@@ -40,7 +41,11 @@ const names: Record<string, string> = {
   dense2_bias: "dense_1.b",
 };
 
-async function createNncTrainer(model: ModelKind, opts: NncBenchOptions): Promise<Trainer> {
+async function createNncTrainer(
+  model: ModelKind,
+  opts: NncBenchOptions,
+  data: Mnist,
+): Promise<Trainer> {
   const dev = await acquireDevice();
   const path = fileURLToPath(new URL(`../../${files[model]}`, import.meta.url));
   const r = compileFile(path, {
@@ -61,8 +66,26 @@ async function createNncTrainer(model: ModelKind, opts: NncBenchOptions): Promis
   );
   const classes = program.classes;
   const onehot = new Float32Array(opts.batchSize * classes);
+  // The training split as bytes: uploaded to the device on the first step, every batch
+  // gathered and normalised there (the images and order are the protocol's).
+  const train = data.train;
+  const resident: Dataset = {
+    source: "mnist train",
+    inputs: train.images,
+    sampleShape: [...program.inputs[0]!.shape],
+    labels: train.labels,
+    count: train.count,
+    classes,
+  };
   return {
-    notes: `${dev.description}; ${program.step.kernels.length} kernels per step`,
+    notes: `${dev.description}; ${program.step.kernels.length} kernels per step; training set resident on the device`,
+    async stepIndices(idx, _y, wantLoss) {
+      if (!wantLoss) {
+        await m.queueTrainStepOn(resident, idx);
+        return undefined;
+      }
+      return (await m.trainStepOn(resident, idx)).loss;
+    },
     async step(x, y, wantLoss) {
       onehot.fill(0);
       for (let i = 0; i < y.length; i++) onehot[i * classes + y[i]!] = 1;
@@ -92,11 +115,12 @@ async function createNncTrainer(model: ModelKind, opts: NncBenchOptions): Promis
 
 /** Measures nnc on `model` with the shared protocol. */
 export async function benchNnc(model: ModelKind, opts: NncBenchOptions): Promise<BenchRow> {
+  const data = loadMnist();
   let trainer: Trainer;
   try {
-    trainer = await createNncTrainer(model, opts);
+    trainer = await createNncTrainer(model, opts, data);
   } catch (e) {
     return errorRow("nnc", opts.backend, model, e instanceof Error ? e.message : String(e));
   }
-  return runProtocol("nnc", opts.backend, model, trainer, loadMnist(), opts);
+  return runProtocol("nnc", opts.backend, model, trainer, data, opts);
 }

@@ -12,7 +12,7 @@
  * and the test accuracy. Peak RSS is the process' `maxRSS`, which is why
  * each row runs in its own process.
  */
-import { BatchStream, IMAGE_SIZE, imagesToFloat, type Mnist } from "./mnist.js";
+import { type Batch, BatchStream, IMAGE_SIZE, imagesToFloat, type Mnist } from "./mnist.js";
 import type { ModelKind } from "./models.js";
 
 export type System = "nnc" | "tfjs" | "jax-js";
@@ -104,6 +104,12 @@ export interface Trainer {
    * `wantLoss`, else may return before the device has finished.
    */
   step(x: Float32Array, y: Uint8Array, wantLoss: boolean): Promise<number | undefined>;
+  /**
+   * The same step given the indices of the batch's images in the training split instead of
+   * their floats, for a system that holds the training set on its device (nnc). The protocol
+   * uses it when present; the images, their order and the labels are the same.
+   */
+  stepIndices?(idx: Uint32Array, y: Uint8Array, wantLoss: boolean): Promise<number | undefined>;
   /** Predicted class (argmax of the logits) of each of `n` images in `x`. */
   predict(x: Float32Array, n: number): Promise<ArrayLike<number>>;
   dispose(): Promise<void> | void;
@@ -159,13 +165,17 @@ export async function runProtocol(
   log: Log = () => {},
 ): Promise<BenchRow> {
   const stream = new BatchStream(data.train, opts.batchSize, opts.seed);
+  const step = (b: Batch, wantLoss: boolean): Promise<number | undefined> =>
+    trainer.stepIndices
+      ? trainer.stepIndices(b.idx, b.y, wantLoss)
+      : trainer.step(b.x, b.y, wantLoss);
   const losses: number[] = [];
   let phase = "compile";
   try {
     // (1) Compile: first training step and first inference batch.
     const tCompile = now();
     const first = stream.next();
-    const lossFirst = await trainer.step(first.x, first.y, true);
+    const lossFirst = await step(first, true);
     if (lossFirst === undefined || !Number.isFinite(lossFirst))
       throw new Error(`first loss is ${lossFirst}`);
     const tStep1 = now();
@@ -193,7 +203,7 @@ export async function runProtocol(
     phase = "warm-up";
     for (let i = 0; i < opts.warmupSteps; i++) {
       const b = stream.next();
-      await trainer.step(b.x, b.y, i === opts.warmupSteps - 1);
+      await step(b, i === opts.warmupSteps - 1);
     }
 
     // (3) Timed training.
@@ -210,7 +220,7 @@ export async function runProtocol(
             stream.imagesSeen + 2 * opts.batchSize > opts.trainImages;
       const b = stream.next();
       const wantLoss = done || (steps + 1) % opts.lossEvery === 0;
-      const loss = await trainer.step(b.x, b.y, wantLoss);
+      const loss = await step(b, wantLoss);
       steps++;
       if (loss !== undefined) losses.push(loss);
       if (done) break;
@@ -232,7 +242,7 @@ export async function runProtocol(
       }
       const b = stream.next();
       k++;
-      const loss = await trainer.step(b.x, b.y, k % opts.lossEvery === 0);
+      const loss = await step(b, k % opts.lossEvery === 0);
       if (loss !== undefined) {
         losses.push(loss);
         if (k % (opts.lossEvery * 8) === 0)

@@ -218,6 +218,61 @@ export class NncModel {
     }
   }
 
+  /**
+   * Queues one training step on samples `indices` of `data` (a full batch), gathered on the
+   * device from `data` uploaded on the first call (later calls with the same object reuse it).
+   * Where `data` does not fit the device, the batch is made on the host. Returns without
+   * reading anything back, like `queueTrainStep`.
+   */
+  async queueTrainStepOn(data: Dataset, indices: ArrayLike<number>): Promise<void> {
+    this.check();
+    const p = this.program;
+    if (indices.length !== p.stepBatch) {
+      throw nncError("NN5501", {
+        detail: `a training step takes ${p.stepBatch} samples, got ${indices.length} indices`,
+      });
+    }
+    for (let i = 0; i < indices.length; i++) {
+      const k = indices[i]!;
+      if (!Number.isInteger(k) || k < 0 || k >= data.count) {
+        throw nncError("NN5501", {
+          detail: `index ${k} is not a sample of ${data.source} (0 to ${data.count - 1})`,
+        });
+      }
+    }
+    const order = Uint32Array.from(indices);
+    const feeder = await this.feederFor(this.train, data, p.stepBatch);
+    if (feeder) {
+      feeder.setOrder(order);
+      this.steps++;
+      this.stale = true;
+      const step = this.steps;
+      this.queueStep((enc) => feeder.record(enc, 0, p.stepBatch, step));
+    } else {
+      const batcher = new Batcher(data, { batchSize: p.stepBatch, shuffle: false });
+      const b = batcher.fill(order, 0);
+      this.writeStepInputs(b.x, b.y);
+      this.queueStep();
+    }
+    if (this.queued >= 4) {
+      this.queued = 0;
+      await this.device.device.queue.onSubmittedWorkDone();
+    }
+  }
+
+  /** `queueTrainStepOn`, then waits for it and returns the step's loss and accuracy. */
+  async trainStepOn(
+    data: Dataset,
+    indices: ArrayLike<number>,
+  ): Promise<{ loss: number; accuracy: number }> {
+    this.check();
+    this.resetMetrics();
+    await this.queueTrainStepOn(data, indices);
+    this.queued = 0;
+    await this.device.device.queue.onSubmittedWorkDone();
+    return this.readMetrics(this.program.stepBatch);
+  }
+
   private queued = 0;
 
   /** Records the step's kernels into one command buffer and submits it without waiting. */

@@ -60,6 +60,38 @@ test("MNIST CNN: a fit from the resident dataset equals a fit from host batches,
   assert.ok(host.loss > 0 && host.val.accuracy > 0.2, "the run learned something");
 });
 
+test("trainStepOn (indices into a resident dataset) equals trainStep on the same batch", async () => {
+  const data = loadMnist({ split: "train", limit: 200 });
+  const program = compileFile(fromRoot("examples/mnist.nn"), { limits: dev.limits }).program!;
+  const B = program.stepBatch;
+  const a = await NncModel.create(program, dev, { seed: 3 });
+  const b = await NncModel.create(program, dev, { seed: 3 });
+  try {
+    const batcher = new Batcher(data, { batchSize: B, seed: 4 });
+    const order = batcher.orderFor(0);
+    for (let i = 0; i < 2; i++) {
+      const idx = order.slice(i * B, (i + 1) * B);
+      const batch = batcher.fill(order, i);
+      const ra = await a.trainStep(batch.x, batch.y);
+      const rb = await b.trainStepOn(data, idx);
+      assert.is(rb.loss, ra.loss, `step ${i}: loss`);
+      assert.is(rb.accuracy, ra.accuracy, `step ${i}: accuracy`);
+    }
+    const [wa, wb] = [await a.getWeights(), await b.getWeights()];
+    wa.forEach((t, k) => assert.equal([...wb[k]!.data], [...t.data], t.name));
+    let message = "";
+    try {
+      await b.queueTrainStepOn(data, Array.from({ length: B }, (_, i) => (i === 5 ? 200 : i)));
+    } catch (e) {
+      message = String(e);
+    }
+    assert.match(message, /index 200 is not a sample/);
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+});
+
 test("the gather fills inputs, one-hot labels and the step counter as the host would", async () => {
   // 5 features (not a multiple of four bytes per sample), 3 classes, batch 4, 7 samples.
   const src = `model Tiny(x: [5]) -> [3] { x |> dense(3) }
