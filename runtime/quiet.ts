@@ -11,8 +11,9 @@
  *     if (code !== undefined) process.exit(code);
  *
  * The child learns that its stderr is a terminal from NNC_STDERR_TTY=1 (and NNC_COLUMNS).
+ * `spawnQuiet()` starts any other node child (e.g. `nnc build`'s kernel validator) the same way.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 
 const noise: readonly RegExp[] = [
@@ -75,6 +76,70 @@ export function filterNoise(input: Readable, output: Writable, holdMs = 50): Pro
   });
 }
 
+export interface QuietChild {
+  readonly child: ChildProcess;
+  /**
+   * The child's exit code (130 or 143 when a forwarded SIGINT or SIGTERM ended it), once its
+   * stderr has been copied through `filterNoise`.
+   */
+  readonly exit: Promise<number>;
+}
+
+export interface QuietOptions {
+  /** stdin and stdout of the child (default: this process's own). */
+  readonly stdin?: "inherit" | "pipe";
+  readonly stdout?: "inherit" | "pipe";
+  readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Forward SIGINT and SIGTERM to the child while it runs (default true). A helper child that
+   * should die with this process passes false: installing handlers would stop this process
+   * from ending on Ctrl-C.
+   */
+  readonly forwardSignals?: boolean;
+}
+
+/**
+ * Starts `node ARGS` (with this process's execArgv) whose stderr reaches this process's stderr
+ * through `filterNoise`, or unfiltered when NNC_DEBUG is set, so Dawn's native warnings stay
+ * hidden without a second process in between.
+ */
+export function spawnQuiet(args: readonly string[], opts: QuietOptions = {}): QuietChild {
+  const debug = Boolean(process.env.NNC_DEBUG);
+  const child = spawn(process.execPath, [...process.execArgv, ...args], {
+    stdio: [opts.stdin ?? "inherit", opts.stdout ?? "inherit", debug ? "inherit" : "pipe"],
+    env: opts.env ?? process.env,
+  });
+  const forward = opts.forwardSignals ?? true;
+  const send = (sig: NodeJS.Signals) => () => {
+    if (child.exitCode === null) child.kill(sig);
+  };
+  const onInt = send("SIGINT");
+  const onTerm = send("SIGTERM");
+  if (forward) {
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+  }
+  const filtered = child.stderr ? filterNoise(child.stderr, process.stderr) : Promise.resolve();
+  const exit = (async () => {
+    const code = await new Promise<number>((resolve) => {
+      child.on("error", (e) => {
+        process.stderr.write(`nnc: cannot start a child process: ${e.message}\n`);
+        resolve(1);
+      });
+      child.on("close", (c, signal) => {
+        resolve(c ?? (signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 1));
+      });
+    });
+    await filtered;
+    if (forward) {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+    }
+    return code;
+  })();
+  return { child, exit };
+}
+
 /**
  * Re-runs this process with stderr filtered; resolves to the child's exit code. Resolves to
  * undefined (run normally) inside the child, or when NNC_DEBUG is set.
@@ -86,29 +151,5 @@ export async function relaunchQuietly(): Promise<number | undefined> {
     env.NNC_STDERR_TTY = "1";
     env.NNC_COLUMNS = String(process.stderr.columns ?? 80);
   }
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: ["inherit", "inherit", "pipe"],
-    env,
-  });
-  const forward = (sig: NodeJS.Signals) => () => {
-    if (child.exitCode === null) child.kill(sig);
-  };
-  const onInt = forward("SIGINT");
-  const onTerm = forward("SIGTERM");
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
-  const filtered = filterNoise(child.stderr!, process.stderr);
-  const code = await new Promise<number>((resolve) => {
-    child.on("error", (e) => {
-      process.stderr.write(`nnc: cannot start a child process: ${e.message}\n`);
-      resolve(1);
-    });
-    child.on("close", (c, signal) => {
-      resolve(c ?? (signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 1));
-    });
-  });
-  await filtered;
-  process.off("SIGINT", onInt);
-  process.off("SIGTERM", onTerm);
-  return code;
+  return spawnQuiet(process.argv.slice(1), { env }).exit;
 }

@@ -52,13 +52,19 @@ export function requireFile(
   return path;
 }
 
-export async function device(choice: string | undefined): Promise<NncDevice> {
+/** `--device CHOICE` checked: a usage error unless it names a device kind. */
+export function deviceChoice(choice: string | undefined): DeviceChoice | undefined {
   if (choice !== undefined && !["auto", "gpu", "llvmpipe", "swiftshader"].includes(choice)) {
     throw new UsageError(
       `--device must be one of auto, gpu, llvmpipe, swiftshader (got '${choice}')`,
     );
   }
-  return acquireDevice(choice === undefined ? {} : { device: choice as DeviceChoice });
+  return choice as DeviceChoice | undefined;
+}
+
+export async function device(choice: string | undefined): Promise<NncDevice> {
+  const checked = deviceChoice(choice);
+  return acquireDevice(checked === undefined ? {} : { device: checked });
 }
 
 /** Compiles FILE for `dev`; diagnostics are printed and end the command with exit 1. */

@@ -26,12 +26,18 @@ import {
   type EmitOptions,
 } from "./module.js";
 import { formatBytes, printProgram, printWgsl } from "./print.js";
-import { validateProgram } from "./validate.js";
-import type { NncDevice } from "../../runtime/device-core.js";
+import {
+  checkKernels,
+  validationResult,
+  type KernelCheck,
+  type ValidationGraphs,
+} from "./validate.js";
+import type { KernelSource } from "./kernel-compile.js";
+import { startValidator, type Validator } from "./validator.js";
 import { defaultLimits } from "../../runtime/plan.js";
 import type { ModelProgram } from "../../runtime/program.js";
 import { parseArgs, UsageError, usage, type FlagSpec } from "../cli/args.js";
-import { device, guard, Reported, requireFile } from "../cli/common.js";
+import { deviceChoice, guard, Reported, requireFile } from "../cli/common.js";
 import { buildTuning } from "../cli/tuning.js";
 
 const flags: Record<string, FlagSpec> = {
@@ -166,7 +172,7 @@ function removeStale(path: string): void {
   if (head.includes(marker)) rmSync(path);
 }
 
-/** `nnc build` after the CLI entry (compiler/cli/build.ts) filtered Dawn's stderr. */
+/** `nnc build ARGS` (compiler/cli/build.ts loads this file lazily). */
 export async function buildCommand(args: string[]): Promise<number> {
   return guard("build", async () => {
     const { flags: f, positionals: pos } = parseArgs(args, flags);
@@ -182,93 +188,206 @@ export async function buildCommand(args: string[]): Promise<number> {
     }
     if (pos.length > 1) throw new UsageError(`takes one .nn file (got ${pos.length})`);
     const file = requireFile("build", pos[0]);
-    const standalone = f.standalone === true;
     const started = performance.now();
-    // Kernel parameters: the tune cache's winners for this device, measured first with --tune.
-    await buildTuning(f.tune === true, f.device as string | undefined, () =>
-      compileRuns(file, f.run as string | undefined).map((b) => b.result),
-    );
-    const built = compileRuns(file, f.run as string | undefined);
-    timing("compile");
-    if (emit !== undefined) {
-      await printPhase(emit as Phase, built, standalone);
-      return 0;
-    }
-
-    // Name each module after its model, or after its train run when two runs share a model.
-    const names = built.map((b) => moduleNames(b.program).className);
-    const fileNames = built.map((b, i) =>
-      names.indexOf(names[i]!) !== names.lastIndexOf(names[i]!)
-        ? moduleNames({ ...b.program, model: b.program.run }).className
-        : names[i]!,
-    );
-
-    // Load Prettier while the device compiles kernels.
-    const warm = formatTypeScript("0;\n").catch(() => "");
-    const dev: NncDevice = await device(f.device as string | undefined);
-    timing("device");
-    let kernels = 0;
+    const choice = f.device as string | undefined;
+    // Started first, so the device is ready by the time the kernels are.
+    const validator = emit === undefined && known(choice) ? startValidator(choice) : undefined;
+    timing("start validator");
     try {
-      const diagnostics = [];
-      for (const b of built) {
-        const lowered = b.result.lowered;
-        const v = await validateProgram(b.program, dev, {
-          ...(lowered ? { step: lowered.step.step } : {}),
-          ...(lowered?.infer.evaluate ? { evaluate: lowered.infer.evaluate } : {}),
-          ...(lowered?.infer.predict ? { predict: lowered.infer.predict } : {}),
-        });
-        kernels += v.kernels;
-        for (const d of v.diagnostics) {
-          diagnostics.push(d);
-          process.stderr.write(renderDiagnostic(b.result.sources, d) + "\n");
-        }
-      }
-      if (diagnostics.length > 0) return 1;
+      return await buildFile(file, f, emit as Phase | undefined, validator, started);
     } finally {
-      dev.destroy();
+      validator?.cancel();
     }
-    timing(`validate ${kernels} kernels`);
-    await warm;
-    timing("load prettier");
-
-    const outDir = resolve((f.out as string | undefined) ?? ".");
-    mkdirSync(outDir, { recursive: true });
-    const written: string[] = [];
-    for (const [i, b] of built.entries()) {
-      const name = fileNames[i]!;
-      const program = name === names[i] ? b.program : { ...b.program, model: name };
-      const opts = emitOptions(b);
-      const tsPath = join(outDir, `${name}.ts`);
-      const ts = await formatModule(emitModuleParts(program, opts), tsPath);
-      if (standalone) {
-        const jsPath = join(outDir, `${name}.js`);
-        const dtsPath = join(outDir, `${name}.d.ts`);
-        const js = await bundleStandalone(ts, {
-          minify: f.minify === true,
-          sourcefile: `${name}.ts`,
-          banner: standaloneBanner(program, opts),
-        });
-        const dts = await formatTypeScript(emitStandaloneDeclarations(program, opts), dtsPath);
-        removeStale(tsPath);
-        writeFileSync(jsPath, js);
-        writeFileSync(dtsPath, dts);
-        written.push(`${relative(process.cwd(), jsPath)} (${formatBytes(js.length)})`);
-        written.push(relative(process.cwd(), dtsPath));
-      } else {
-        removeStale(join(outDir, `${name}.js`));
-        removeStale(join(outDir, `${name}.d.ts`));
-        writeFileSync(tsPath, ts);
-        written.push(`${relative(process.cwd(), tsPath)} (${formatBytes(ts.length)})`);
-      }
-    }
-    timing("write");
-    if (!f.quiet) {
-      const ms = Math.round(performance.now() - started);
-      process.stdout.write(
-        `nnc build: ${kernels} kernels compiled on ${dev.description} within WebGPU's default ` +
-          `limits; wrote ${written.join(", ")} in ${ms} ms\n`,
-      );
-    }
-    return 0;
   });
+}
+
+/** True when `--device` is absent or names a device kind (else the build reports it later). */
+function known(choice: string | undefined): boolean {
+  try {
+    deviceChoice(choice);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A promise's outcome as a value, so a failure can wait until its turn to be reported. */
+function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
+/** The lowered graphs a run's plans were made from (they give kernels their `.nn` spans). */
+function graphsOf(b: Built): ValidationGraphs {
+  const lowered = b.result.lowered;
+  return {
+    ...(lowered ? { step: lowered.step.step } : {}),
+    ...(lowered?.infer.evaluate ? { evaluate: lowered.infer.evaluate } : {}),
+    ...(lowered?.infer.predict ? { predict: lowered.infer.predict } : {}),
+  };
+}
+
+/**
+ * The kernels of every run, each distinct one once (runs of one file share many), and for
+ * each run the index in that list of each of its own kernels.
+ */
+function distinctKernels(checks: readonly KernelCheck[]): {
+  kernels: KernelSource[];
+  slots: number[][];
+} {
+  const kernels: KernelSource[] = [];
+  const index = new Map<string, number>();
+  const slots = checks.map((c) =>
+    c.entries.map(({ kernel: k }) => {
+      const key = `${k.entryPoint}\n${k.bindings.map((b) => `${b.binding}:${b.access}`)}\n${k.wgsl}`;
+      let i = index.get(key);
+      if (i === undefined) {
+        i = kernels.length;
+        index.set(key, i);
+        kernels.push({
+          name: k.name,
+          wgsl: k.wgsl,
+          entryPoint: k.entryPoint,
+          bindings: k.bindings,
+        });
+      }
+      return i;
+    }),
+  );
+  return { kernels, slots };
+}
+
+interface Output {
+  /** Files to write, path and text. */
+  readonly files: readonly [string, string][];
+  /** Files an earlier build wrote that the new ones would be shadowed by. */
+  readonly stale: readonly string[];
+  /** How the summary line names what was written. */
+  readonly written: readonly string[];
+}
+
+/** The formatted module (or standalone bundle and declarations) of each run, in memory. */
+async function renderOutputs(
+  built: readonly Built[],
+  names: readonly string[],
+  fileNames: readonly string[],
+  outDir: string,
+  f: Record<string, unknown>,
+): Promise<Output[]> {
+  const outputs: Output[] = [];
+  for (const [i, b] of built.entries()) {
+    const name = fileNames[i]!;
+    const program = name === names[i] ? b.program : { ...b.program, model: name };
+    const opts = emitOptions(b);
+    const tsPath = join(outDir, `${name}.ts`);
+    const ts = await formatModule(emitModuleParts(program, opts), tsPath);
+    if (f.standalone === true) {
+      const jsPath = join(outDir, `${name}.js`);
+      const dtsPath = join(outDir, `${name}.d.ts`);
+      const js = await bundleStandalone(ts, {
+        minify: f.minify === true,
+        sourcefile: `${name}.ts`,
+        banner: standaloneBanner(program, opts),
+      });
+      const dts = await formatTypeScript(emitStandaloneDeclarations(program, opts), dtsPath);
+      outputs.push({
+        files: [
+          [jsPath, js],
+          [dtsPath, dts],
+        ],
+        stale: [tsPath],
+        written: [
+          `${relative(process.cwd(), jsPath)} (${formatBytes(js.length)})`,
+          relative(process.cwd(), dtsPath),
+        ],
+      });
+    } else {
+      outputs.push({
+        files: [[tsPath, ts]],
+        stale: [join(outDir, `${name}.js`), join(outDir, `${name}.d.ts`)],
+        written: [`${relative(process.cwd(), tsPath)} (${formatBytes(ts.length)})`],
+      });
+    }
+  }
+  return outputs;
+}
+
+/** The build after the arguments were read: compile, validate and format, then write. */
+async function buildFile(
+  file: string,
+  f: Record<string, unknown>,
+  emit: Phase | undefined,
+  validator: Validator | undefined,
+  started: number,
+): Promise<number> {
+  const standalone = f.standalone === true;
+  const choice = f.device as string | undefined;
+  // Kernel parameters: the tune cache's winners for this device, measured first with --tune.
+  await buildTuning(f.tune === true, choice, () =>
+    compileRuns(file, f.run as string | undefined).map((b) => b.result),
+  );
+  const built = compileRuns(file, f.run as string | undefined);
+  timing("compile");
+  if (emit !== undefined) {
+    await printPhase(emit, built, standalone);
+    return 0;
+  }
+
+  // Name each module after its model, or after its train run when two runs share a model.
+  const names = built.map((b) => moduleNames(b.program).className);
+  const fileNames = built.map((b, i) =>
+    names.indexOf(names[i]!) !== names.lastIndexOf(names[i]!)
+      ? moduleNames({ ...b.program, model: b.program.run }).className
+      : names[i]!,
+  );
+  deviceChoice(choice);
+
+  // The validator compiles the kernels in its process while this one formats the modules;
+  // nothing is written unless every kernel compiled.
+  const checks = built.map((b) => checkKernels(b.program, graphsOf(b)));
+  const { kernels: sources, slots } = distinctKernels(checks);
+  const reply = validator!.compile(sources);
+  const outDir = resolve((f.out as string | undefined) ?? ".");
+  const rendered = settle(renderOutputs(built, names, fileNames, outDir, f));
+  const r = await reply;
+  timing(`validate ${sources.length} kernels`);
+  if (r.kind === "failure") {
+    process.stderr.write(r.text + "\n");
+    return 1;
+  }
+  if (r.kind === "internal") throw new Error(r.message);
+  let kernels = 0;
+  let failed = false;
+  for (const [i, b] of built.entries()) {
+    const errors = slots[i]!.map((j) => r.errors[j] ?? undefined);
+    const v = validationResult(checks[i]!, errors, r.device, graphsOf(b));
+    kernels += v.kernels;
+    for (const d of v.diagnostics) {
+      failed = true;
+      process.stderr.write(renderDiagnostic(b.result.sources, d) + "\n");
+    }
+  }
+  if (failed) return 1;
+  const outputs = await rendered;
+  timing("format");
+  if (!outputs.ok) throw outputs.error;
+
+  mkdirSync(outDir, { recursive: true });
+  const written: string[] = [];
+  for (const o of outputs.value) {
+    for (const path of o.stale) removeStale(path);
+    for (const [path, text] of o.files) writeFileSync(path, text);
+    written.push(...o.written);
+  }
+  timing("write");
+  if (!f.quiet) {
+    const ms = Math.round(performance.now() - started);
+    process.stdout.write(
+      `nnc build: ${kernels} kernels compiled on ${r.device} within WebGPU's default ` +
+        `limits; wrote ${written.join(", ")} in ${ms} ms\n`,
+    );
+  }
+  return 0;
 }

@@ -13,6 +13,7 @@ import { diag } from "../messages.js";
 import type { Span } from "../source.js";
 import { noSpan } from "../source.js";
 import type { NncDevice } from "../../runtime/device-core.js";
+import { compileKernels, defaultLimitsDevice } from "./kernel-compile.js";
 import {
   defaultLimits,
   type DeviceLimitsLike,
@@ -35,25 +36,7 @@ export interface ValidationResult {
   readonly device: string;
 }
 
-type PlanName = "step" | "evaluate" | "predict";
-
-/**
- * A device with WebGPU's default limits from a fresh adapter of the same kind (an adapter makes
- * only one device, and `dev`'s asked for the adapter's limits); `dev` itself when that fails.
- */
-async function defaultLimitsDevice(dev: NncDevice): Promise<{ device: GPUDevice; own: boolean }> {
-  try {
-    const adapter = await dev.gpu?.requestAdapter(
-      dev.compatibility
-        ? ({ featureLevel: "compatibility" } as GPURequestAdapterOptions)
-        : { powerPreference: "high-performance" },
-    );
-    if (adapter) return { device: await adapter.requestDevice(), own: true };
-  } catch {
-    // fall through
-  }
-  return { device: dev.device, own: false };
-}
+export type PlanName = "step" | "evaluate" | "predict";
 
 /** Bytes of the `var<workgroup>` arrays of f32, i32, u32 and their vec2/3/4 in `wgsl`. */
 export function workgroupBytes(wgsl: string): number {
@@ -108,85 +91,27 @@ function limitDiagnostics(k: PlanKernel, limits: DeviceLimitsLike, span: Span): 
   return out;
 }
 
-/** Each error as `[line:col] message`, then the WGSL lines around it, numbered. */
-function compileErrorText(wgsl: string, messages: readonly GPUCompilationMessage[]): string {
-  const lines = wgsl.split("\n");
-  const width = String(lines.length).length;
-  const out: string[] = [];
-  for (const m of messages.filter((m) => m.type === "error")) {
-    out.push(`[${m.lineNum}:${m.linePos}] ${m.message}`);
-    const from = Math.max(1, m.lineNum - 2);
-    const to = Math.min(lines.length, m.lineNum + 2);
-    for (let l = from; l <= to; l++) {
-      out.push(`  ${String(l).padStart(width)} | ${lines[l - 1]}`);
-      if (l === m.lineNum && m.linePos > 0) {
-        out.push(`  ${" ".repeat(width)} | ${" ".repeat(m.linePos - 1)}^`);
-      }
-    }
-  }
-  return out.join("\n");
+/** The distinct kernels of one program to compile, and what the plans alone already show. */
+export interface KernelCheck {
+  /** Each distinct kernel (by entry point, binding access and text) and the plan it came first in. */
+  readonly entries: readonly { readonly plan: PlanName; readonly kernel: PlanKernel }[];
+  /** For each entry: whether a limit diagnostic already covers it. */
+  readonly overLimit: readonly boolean[];
+  /** Diagnostics for dispatches beyond the default limits (NN4003, NN4004). */
+  readonly diagnostics: readonly Diagnostic[];
 }
 
 /**
- * Compiles one kernel; the error text, or undefined when it compiled. Error scopes are pushed
- * and popped without an await in between, so kernels compiling concurrently never see each
- * other's errors.
+ * The distinct kernels of `program` and the diagnostics of every dispatch over the default
+ * limits (grids differ between plans, so each dispatch is checked); no device needed.
  */
-async function compileKernel(device: GPUDevice, k: PlanKernel): Promise<string | undefined> {
-  device.pushErrorScope("validation");
-  const module = device.createShaderModule({ code: k.wgsl, label: k.name });
-  const moduleScope = device.popErrorScope();
-  const info = await module.getCompilationInfo();
-  const moduleError = await moduleScope;
-  if (info.messages.some((m) => m.type === "error")) return compileErrorText(k.wgsl, info.messages);
-  if (moduleError) return moduleError.message.trim();
-  device.pushErrorScope("validation");
-  let pipeline: Promise<GPUComputePipeline> | undefined;
-  let failure: string | undefined;
-  try {
-    const layout = device.createBindGroupLayout({
-      label: k.name,
-      entries: k.bindings.map((b) => ({
-        binding: b.binding,
-        visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: b.access === "read" ? "read-only-storage" : "storage" },
-      })),
-    });
-    pipeline = device.createComputePipelineAsync({
-      label: k.name,
-      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: k.entryPoint },
-    });
-  } catch (e) {
-    failure = e instanceof Error ? e.message.trim() : String(e);
-  }
-  const scope = device.popErrorScope();
-  try {
-    await pipeline;
-  } catch (e) {
-    failure ??= e instanceof Error ? e.message.trim() : String(e);
-  }
-  const scopeError = await scope;
-  return failure ?? scopeError?.message.trim();
-}
-
-/**
- * Compiles every distinct kernel of `program` on `dev`'s adapter with default limits. `graphs`
- * (the lowered graphs the plans were made from) give each failing kernel its `.nn` span.
- */
-export async function validateProgram(
-  program: ModelProgram,
-  dev: NncDevice,
-  graphs: ValidationGraphs = {},
-): Promise<ValidationResult> {
+export function checkKernels(program: ModelProgram, graphs: ValidationGraphs = {}): KernelCheck {
   const seen = new Map<string, { plan: PlanName; kernel: PlanKernel }>();
   const plans: [PlanName, KernelPlan][] = [
     ["step", program.step],
     ["evaluate", program.evaluate],
     ["predict", program.predict],
   ];
-  // Every dispatch against the default limits (grids differ between plans); each distinct
-  // kernel text compiled once.
   const diagnostics: Diagnostic[] = [];
   const reported = new Set<string>();
   const overLimit = new Set<string>();
@@ -203,25 +128,57 @@ export async function validateProgram(
       }
     }
   }
-  const { device, own } = await defaultLimitsDevice(dev);
+  return {
+    entries: [...seen.values()],
+    overLimit: [...seen.keys()].map((k) => overLimit.has(k)),
+    diagnostics,
+  };
+}
+
+/**
+ * The limit diagnostics of `check`, then one NN4001 for each kernel that failed to compile
+ * (`errors[i]` is entry i's error text) and is not already over a limit.
+ */
+export function validationResult(
+  check: KernelCheck,
+  errors: readonly (string | undefined)[],
+  device: string,
+  graphs: ValidationGraphs = {},
+): ValidationResult {
+  const diagnostics = [...check.diagnostics];
+  check.entries.forEach((e, i) => {
+    const span: Span = graphs[e.plan]?.nodes[e.kernel.node]?.span ?? noSpan;
+    const detail = errors[i];
+    // A kernel over a limit fails to compile for that reason: one diagnostic is enough.
+    if (detail === undefined || check.overLimit[i]) return;
+    diagnostics.push(
+      diag("NN4001", span, {
+        op: e.kernel.op,
+        detail: `kernel ${e.kernel.name} (${e.plan}) does not compile on ${device} with WebGPU's default limits:\n${detail}`,
+      }),
+    );
+  });
+  return { diagnostics, kernels: check.entries.length, device };
+}
+
+/**
+ * Compiles every distinct kernel of `program` on `dev`'s adapter with default limits. `graphs`
+ * (the lowered graphs the plans were made from) give each failing kernel its `.nn` span.
+ */
+export async function validateProgram(
+  program: ModelProgram,
+  dev: NncDevice,
+  graphs: ValidationGraphs = {},
+): Promise<ValidationResult> {
+  const check = checkKernels(program, graphs);
+  const target = await defaultLimitsDevice(dev);
   try {
-    const entries = [...seen.values()];
-    const errors = await Promise.all(entries.map((e) => compileKernel(device, e.kernel)));
-    const keys = [...seen.keys()];
-    entries.forEach((e, i) => {
-      const span: Span = graphs[e.plan]?.nodes[e.kernel.node]?.span ?? noSpan;
-      const detail = errors[i];
-      // A kernel over a limit fails to compile for that reason: one diagnostic is enough.
-      if (detail === undefined || overLimit.has(keys[i]!)) return;
-      diagnostics.push(
-        diag("NN4001", span, {
-          op: e.kernel.op,
-          detail: `kernel ${e.kernel.name} (${e.plan}) does not compile on ${dev.description} with WebGPU's default limits:\n${detail}`,
-        }),
-      );
-    });
-    return { diagnostics, kernels: entries.length, device: dev.description };
+    const errors = await compileKernels(
+      target,
+      check.entries.map((e) => e.kernel),
+    );
+    return validationResult(check, errors, dev.description, graphs);
   } finally {
-    if (own) device.destroy();
+    if (target.own) target.device.destroy();
   }
 }
