@@ -37,12 +37,18 @@ export class NnParser extends CstParser {
   /** Mismatch errors that recovery repaired by inserting the expected token. */
   insertedErrors = new WeakSet<IRecognitionException>();
 
-  constructor() {
+  /**
+   * `validate` runs Chevrotain's grammar checks (ambiguity, left recursion...) during analysis.
+   * They only ever report mistakes in this file, and cost about a tenth of a second on every
+   * start, so the shared parser skips them and test/grammar/validate.test.ts runs them.
+   */
+  constructor(opts: { readonly validate?: boolean } = {}) {
     super(t.allTokens as TokenType[], {
       recoveryEnabled: true,
       nodeLocationTracking: "full",
       maxLookahead: 3,
       errorMessageProvider: messageProvider,
+      skipValidations: opts.validate !== true,
     });
     this.performSelfAnalysis();
   }

@@ -173,7 +173,24 @@ function removeStale(path: string): void {
 }
 
 /** `nnc build ARGS` (compiler/cli/build.ts loads this file lazily). */
-export async function buildCommand(args: string[]): Promise<number> {
+export async function buildCommand(args: string[], early?: EarlyValidator): Promise<number> {
+  try {
+    return await buildWith(args, early);
+  } finally {
+    early?.validator.cancel();
+  }
+}
+
+/**
+ * A validator compiler/cli/build.ts started before this module loaded, for `--device choice`
+ * as a quick look at the arguments guessed it (undefined: no `--device`).
+ */
+export interface EarlyValidator {
+  readonly validator: Validator;
+  readonly choice: string | undefined;
+}
+
+async function buildWith(args: string[], early: EarlyValidator | undefined): Promise<number> {
   return guard("build", async () => {
     const { flags: f, positionals: pos } = parseArgs(args, flags);
     if (f.help) {
@@ -190,8 +207,14 @@ export async function buildCommand(args: string[]): Promise<number> {
     const file = requireFile("build", pos[0]);
     const started = performance.now();
     const choice = f.device as string | undefined;
-    // Started first, so the device is ready by the time the kernels are.
-    const validator = emit === undefined && known(choice) ? startValidator(choice) : undefined;
+    // Started first, so the device is ready by the time the kernels are (the early one when
+    // its guess of the arguments was right).
+    const wanted = emit === undefined && known(choice);
+    const validator = !wanted
+      ? undefined
+      : early && early.choice === choice
+        ? early.validator
+        : startValidator(choice);
     timing("start validator");
     try {
       return await buildFile(file, f, emit as Phase | undefined, validator, started);
