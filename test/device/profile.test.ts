@@ -7,6 +7,10 @@
  * Chromium's ICD), the timestamp path is checked too: same outputs as unprofiled passes, every
  * step sampled.
  */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -26,6 +30,7 @@ import {
 import { device, randomArray, releaseDevice, rng, span } from "./util.js";
 
 const mlpFile = fileURLToPath(new URL("../../../examples/mlp.nn", import.meta.url));
+const nncCli = fileURLToPath(new URL("../../bin/nnc.js", import.meta.url));
 
 /** Runs `f` with NNC_DEBUG set as `value` (or unset), restoring it after. */
 async function withDebug<T>(value: string | undefined, f: () => Promise<T>): Promise<T> {
@@ -105,6 +110,35 @@ test("a model made under NNC_DEBUG profiles every kernel of its step; training i
   } finally {
     profiled.dispose();
     twin.dispose();
+  }
+});
+
+test("NNC_DEBUG=1 nnc train prints the step's kernel table at the end", async () => {
+  const dev = await device();
+  const out = mkdtempSync(join(tmpdir(), "nnc-profile-"));
+  try {
+    const args = [nncCli, "train", mlpFile, "--epochs", "1", "--limit", "256", "--batch", "32"];
+    const r = spawnSync(process.execPath, [...args, "-o", out], {
+      encoding: "utf8",
+      timeout: 300_000,
+      env: { ...process.env, NNC_DEBUG: "1", NNC_TUNE: "0" },
+    });
+    assert.is(r.status, 0, r.stderr);
+    const lines = r.stderr.split("\n");
+    const head = lines.findIndex((l) => l.startsWith("nnc: kernel times of the training step"));
+    assert.ok(head >= 0, `no kernel table in:\n${r.stderr}`);
+    assert.ok(lines[head - 1]!.startsWith("nnc: done"), "the table follows the summary line");
+    // The plan nnc train ran: the same file and batch compiled for the same device (no tuning).
+    const plan = compileFile(mlpFile, { limits: dev.limits, batch: 32 }).program!.step;
+    const rows = lines.slice(head + 2, head + 2 + plan.kernels.length);
+    const named = rows.map((l) => l.trim().split(/\s+/));
+    assert.equal(named.map((cells) => cells[5]).sort(), plan.kernels.map((k) => k.name).sort());
+    for (const cells of named) {
+      const ms = Number(cells[0]);
+      assert.ok(Number.isFinite(ms) && ms >= 0, `${cells.join(" ")}`);
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
   }
 });
 
