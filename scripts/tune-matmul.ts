@@ -129,21 +129,28 @@ async function main(): Promise<number> {
         );
       }
     }
+    const t0 = performance.now();
     const [r] = await autotune(dev, [g], { cachePath: null });
+    const searchS = (performance.now() - t0) / 1000;
     const naive = rows[0]!.ms;
     const pick = r!.config as Partial<MatmulConfig> & { heuristic?: boolean };
     const name = pick.heuristic
       ? `heuristic ${h.bm}x${h.bn} wg ${h.wg}`
       : `${pick.bm}x${pick.bn} wg ${pick.wg}`;
     if (json) {
-      const pickRow = { config: pick, ms: r!.ms, gflops: flop / (r!.ms * 1e6) };
+      const pickRow = {
+        config: pick,
+        ms: r!.ms,
+        gflops: flop / (r!.ms * 1e6),
+        searchSeconds: searchS,
+      };
       process.stdout.write(
         JSON.stringify({ size: n, device: dev.description, rows, autotune: pickRow }) + "\n",
       );
     } else {
       process.stdout.write(
         `autotune picks ${name}: ${r!.ms.toFixed(2)} ms, ${(flop / (r!.ms * 1e6)).toFixed(2)} GFLOP/s, ` +
-          `${(naive / r!.ms).toFixed(1)}x the naive kernel (${r!.tried} kernels timed)\n`,
+          `${(naive / r!.ms).toFixed(1)}x the naive kernel (${r!.tried} kernels timed in ${searchS.toFixed(1)} s)\n`,
       );
     }
     return 0;
