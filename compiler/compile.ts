@@ -5,6 +5,7 @@
  * ModelProgram: the plain data that `nnc train` runs and `nnc build` embeds.
  */
 import { checkFile } from "./index.js";
+import { searchesOf } from "./check/train.js";
 import { lowerTrainChecked, type LoweredTrain } from "./ir/lower.js";
 import { GraphBuilder } from "./ir/builder.js";
 import type { Graph } from "./ir/graph.js";
@@ -27,6 +28,8 @@ export interface CompileOptions {
   readonly limits: DeviceLimitsLike;
   /** The entry file's text instead of reading it. */
   readonly text?: string;
+  /** Which combination of the run's `search` options to compile (0-based, default 0). */
+  readonly trial?: number;
 }
 
 export interface CompileResult {
@@ -138,12 +141,22 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
       diag("NN3018", entrySpan, { name: run, hint: ` (train sections: ${runs.join(", ")})` }),
     ]);
   }
-  const probe = lowerTrainChecked(program, run, { batch: opts.batch ?? 1 });
+  const trial = opts.trial ?? 0;
+  const probe = lowerTrainChecked(program, run, { batch: opts.batch ?? 1, trial });
   if (!probe.train) return fail(probe.diagnostics);
   const batch = opts.batch ?? probe.train.configuredBatch;
   const inferBatch = opts.inferBatch ?? 256;
-  const stepL = lowerTrainChecked(program, run, { batch });
-  const inferL = lowerTrainChecked(program, run, { batch: inferBatch });
+  if (!Number.isInteger(trial) || trial < 0 || trial >= probe.train.trials) {
+    return fail([
+      diag("NN4012", program.trains.get(run)!.decl.name.span, {
+        name: run,
+        trial,
+        trials: probe.train.trials,
+      }),
+    ]);
+  }
+  const stepL = lowerTrainChecked(program, run, { batch, trial });
+  const inferL = lowerTrainChecked(program, run, { batch: inferBatch, trial });
   if (!stepL.train || !inferL.train) return fail([...stepL.diagnostics, ...inferL.diagnostics]);
   const st = stepL.train;
   if (st.steps.length !== 1 || !inferL.train.evaluate || !inferL.train.predict) {
@@ -217,6 +230,16 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
       earlyStop: st.earlyStop
         ? { metric: st.earlyStop.metric, patience: st.earlyStop.patience }
         : null,
+      search: {
+        trial: st.trial,
+        trials: st.trials,
+        choices: describeChoices(
+          program.program,
+          program.trains.get(run)!.decl,
+          st.choices,
+          checked.sources,
+        ),
+      },
     },
     step: stepPlan!,
     stepBatch: batch,
@@ -230,4 +253,26 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
     diagnostics: [],
     sources: checked.sources,
   };
+}
+
+/**
+ * `hidden = 64`-style words for a trial's choices: the name written before each `search` (the
+ * argument or setting it fills) and the source text of the chosen option.
+ */
+function describeChoices(
+  program: Parameters<typeof searchesOf>[0],
+  decl: Parameters<typeof searchesOf>[1],
+  choices: readonly number[],
+  sources: SourceMap,
+): string[] {
+  return searchesOf(program, decl).map((s, k) => {
+    const file = sources.get(s.span.file);
+    const option = s.options.items[choices[k] ?? 0];
+    if (!file || !option) return `search ${k + 1}: option ${(choices[k] ?? 0) + 1}`;
+    const text = file.text.slice(option.span.start, option.span.end).trim();
+    const lineStart = file.text.lastIndexOf("\n", s.span.start - 1) + 1;
+    const before = file.text.slice(lineStart, s.span.start);
+    const name = /([A-Za-z_][A-Za-z0-9_]*)\s*[:=]\s*$/.exec(before)?.[1] ?? `search ${k + 1}`;
+    return `${name} = ${text}`;
+  });
 }

@@ -205,7 +205,13 @@ export class Feeder {
 
   /** Uploads the sample order of the coming epoch (indices into the dataset). */
   setOrder(order: Uint32Array): void {
-    this.nnc.device.queue.writeBuffer(this.order, 0, order.buffer, order.byteOffset, order.byteLength);
+    this.nnc.device.queue.writeBuffer(
+      this.order,
+      0,
+      order.buffer,
+      order.byteOffset,
+      order.byteLength,
+    );
   }
 
   /**

@@ -13,12 +13,7 @@ import { Batcher, type Batch, type Dataset, sampleSize } from "./data/dataset.js
 import type { NncDevice } from "./device.js";
 import { nncError } from "./errors.js";
 import { Executor, type HostArray } from "./executor.js";
-import {
-  canFeedFromDevice,
-  type DeviceData,
-  Feeder,
-  uploadDataset,
-} from "./feeder.js";
+import { canFeedFromDevice, type DeviceData, Feeder, uploadDataset } from "./feeder.js";
 import { checkpointTensors, type ModelProgram, type ProgramVariable } from "./program.js";
 
 export interface EpochResult {
@@ -571,5 +566,7 @@ export class NncModel {
 
 /** `count` values of `dtype` at byte `offset` of a mapped range. */
 function hostArray(dtype: string, range: ArrayBuffer, offset: number, count: number): HostArray {
-  return dtype === "i32" ? new Int32Array(range, offset, count) : new Float32Array(range, offset, count);
+  return dtype === "i32"
+    ? new Int32Array(range, offset, count)
+    : new Float32Array(range, offset, count);
 }

@@ -48,6 +48,15 @@ export interface TrainSettings {
   /** Checkpoint to start from (`init = "..."`), relative to the `.nn` file's folder. */
   readonly init: string | null;
   readonly earlyStop: { readonly metric: string; readonly patience: number } | null;
+  /**
+   * The run's `search` grid: this program is trial `trial` of `trials` (0 of 1 without a
+   * search); `choices` describes the options chosen (`hidden = 64`), in source order.
+   */
+  readonly search?: {
+    readonly trial: number;
+    readonly trials: number;
+    readonly choices: readonly string[];
+  };
 }
 
 export interface ModelProgram {

@@ -3,11 +3,15 @@
  * NncModel a built module uses, validates after every epoch, and after every epoch writes
  * `DIR/<Model>.safetensors` (atomically: temp file, then rename) and appends a line to
  * `DIR/metrics.jsonl`. Ctrl-C stops after the current step and still saves. `--json` prints one
- * summary object on stdout at the end.
+ * summary object on stdout at the end. A run with `search` options trains every trial (each in
+ * `DIR/trial-<k>/`), ranks them by validation accuracy (else validation loss, else training
+ * loss), and copies the best trial's weights to `DIR/<Model>.safetensors`; `--trial K` trains
+ * one trial.
  */
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { readCheckpoint, writeCheckpoint } from "../../runtime/checkpoint-node.js";
+import type { Dataset } from "../../runtime/data/dataset.js";
 import { NncModel, type EpochResult } from "../../runtime/model.js";
 import { formatProfile, kernelProfileOf, profilingRequested } from "../../runtime/profile.js";
 import { checkpointTensors, type ModelProgram } from "../../runtime/program.js";
@@ -29,6 +33,10 @@ const flags: Record<string, FlagSpec> = {
   run: { kind: "string", help: "which train section to run, when the file has several" },
   device: { kind: "string", help: "auto | gpu | llvmpipe | swiftshader (env NNC_DEVICE)" },
   json: { kind: "boolean", help: "print a JSON summary on stdout at the end" },
+  trial: {
+    kind: "int",
+    help: "train only this trial of the run's `search` grid (0-based; default: all of them)",
+  },
   "no-tune": {
     kind: "boolean",
     help: "skip the kernel parameter search (cached winners still apply; NNC_TUNE=0: neither)",
@@ -48,136 +56,278 @@ export async function run(args: string[]): Promise<number> {
     const file = requireFile("train", positionals[0]);
     const started = performance.now();
     const dev = await device(f.device as string | undefined);
-    // Kernels tuned for this device: shapes the cache lacks are measured first (bounded).
-    const program = await compileForTuned(
-      file,
-      dev,
-      {
-        ...(f.run !== undefined ? { run: f.run as string } : {}),
-        ...(f.batch !== undefined ? { batch: f.batch as number } : {}),
-      },
-      {
-        search: f["no-tune"] !== true,
-        device: f.device as string | undefined,
-        budgetMs: trainBudgetMs,
-      },
-    );
-    const s = program.settings;
-    if (!s.data) {
-      process.stderr.write(`${file}: train ${program.run} has no \`data\` to train on\n`);
-      return 1;
-    }
-    const limit = f.limit as number | undefined;
-    const train = loadData(s.data, file, limit);
-    const validation = s.validate ? loadData(s.validate, file, limit) : undefined;
-    const seed = (f.seed as number | undefined) ?? s.seed;
-    const epochs = (f.epochs as number | undefined) ?? s.epochs;
-    const outDir = resolve((f.out as string | undefined) ?? join("out", program.model));
-    mkdirSync(outDir, { recursive: true });
-    const ckpt = join(outDir, `${program.model}.safetensors`);
-    const metricsPath = join(outDir, "metrics.jsonl");
-    writeFileSync(metricsPath, "");
-
-    const model = await NncModel.create(program, dev, { seed });
     try {
-      if (s.init) {
-        const initPath = resolve(dirname(resolve(file)), s.init);
-        model.setWeights(readCheckpoint(initPath, checkpointTensors(program)).tensors);
-      }
-      const tty = process.env.NNC_STDERR_TTY === "1" || process.stderr.isTTY === true;
-      const steps = Math.floor(train.count / program.stepBatch);
-      const progress = new Progress({
-        epochs,
-        stepsPerEpoch: steps,
-        batchSize: program.stepBatch,
-        tty,
-      });
-      progress.message(
-        `nnc: training ${program.model} (${basename(file)}) on ${dev.description}: ` +
-          `${train.count.toLocaleString("en-US")} samples, batch ${program.stepBatch}, ${epochs} epoch${epochs === 1 ? "" : "s"}`,
-      );
-      const abort = new AbortController();
-      const onInt = () => {
-        if (abort.signal.aborted) process.exit(130);
-        progress.message(
-          "nnc: interrupted; saving the last weights (Ctrl-C again to quit at once)",
-        );
-        abort.abort(new Error("interrupted"));
-      };
-      process.on("SIGINT", onInt);
-      const history: EpochResult[] = [];
-      let interrupted = false;
-      const save = async (epoch: number) => {
-        const tensors = await model.getWeights();
-        writeCheckpoint(ckpt, tensors, {
-          model: program.model,
-          run: program.run,
-          epoch: String(epoch),
-        });
-      };
-      try {
-        await model.fit(train, {
-          epochs,
-          seed,
-          ...(validation ? { validation } : {}),
-          signal: abort.signal,
-          onEpochStart: (e) => progress.startEpoch(e),
-          onProgress: (p) => progress.step(p.step, { loss: p.loss, accuracy: p.accuracy }),
-          onEpoch: async (r) => {
-            progress.step(steps);
-            progress.endEpoch({
-              loss: r.loss,
-              accuracy: r.accuracy,
-              ...(r.valLoss !== undefined
-                ? { valLoss: r.valLoss, valAccuracy: r.valAccuracy! }
-                : {}),
-            });
-            history.push(r);
-            appendFileSync(metricsPath, JSON.stringify(epochJson(r)) + "\n");
-            await save(r.epoch);
-            return earlyStop(history, s.earlyStop);
+      const compileTrial = (trial: number) =>
+        // Kernels tuned for this device: shapes the cache lacks are measured first (bounded).
+        compileForTuned(
+          file,
+          dev,
+          {
+            ...(f.run !== undefined ? { run: f.run as string } : {}),
+            ...(f.batch !== undefined ? { batch: f.batch as number } : {}),
+            trial,
           },
-        });
-      } catch (e) {
-        if (!abort.signal.aborted) throw e;
-        interrupted = true;
-        await save(history.length);
-      } finally {
-        process.off("SIGINT", onInt);
-        progress.finish();
+          {
+            search: f["no-tune"] !== true,
+            device: f.device as string | undefined,
+            budgetMs: trainBudgetMs,
+          },
+        );
+      const only = f.trial as number | undefined;
+      const first = await compileTrial(only ?? 0);
+      if (!first.settings.data) {
+        process.stderr.write(`${file}: train ${first.run} has no \`data\` to train on\n`);
+        return 1;
       }
-      const last = history[history.length - 1];
-      const seconds = (performance.now() - started) / 1000;
-      const trainedSeconds = history.reduce((a, r) => a + r.seconds, 0);
-      const imagesPerSecond =
-        history.length === 0 ? 0 : (history.length * steps * program.stepBatch) / trainedSeconds;
-      process.stderr.write(
-        `nnc: ${interrupted ? "stopped" : "done"} in ${seconds.toFixed(1)} s; weights in ${ckpt}, metrics in ${metricsPath}\n`,
-      );
-      if (profilingRequested()) await printKernelProfile(program);
-      if (f.json) {
-        const summary = {
-          model: program.model,
-          run: program.run,
-          epochs: history.length,
-          train_loss: last?.loss ?? null,
-          train_accuracy: last?.accuracy ?? null,
-          val_loss: last?.valLoss ?? null,
-          val_accuracy: last?.valAccuracy ?? null,
-          images_per_second: Math.round(imagesPerSecond),
-          seconds: Number(seconds.toFixed(3)),
-          device: dev.description,
-          checkpoint: ckpt,
-          interrupted,
-        };
-        process.stdout.write(JSON.stringify(summary) + "\n");
+      const outDir = resolve((f.out as string | undefined) ?? join("out", first.model));
+      const trials = first.settings.search?.trials ?? 1;
+      const limit = f.limit as number | undefined;
+      const train = loadData(first.settings.data, file, limit);
+      const validation = first.settings.validate
+        ? loadData(first.settings.validate, file, limit)
+        : undefined;
+      const ctx: TrainContext = { file, dev, f, train, validation, started };
+      if (trials === 1 || only !== undefined) {
+        const r = await trainOne(ctx, first, outDir);
+        if (f.json) process.stdout.write(JSON.stringify(summaryJson(ctx, r)) + "\n");
+        return r.interrupted ? 130 : 0;
       }
-      return interrupted ? 130 : 0;
+      return await searchTrials(ctx, first, trials, compileTrial, outDir);
     } finally {
-      model.dispose();
       dev.destroy();
     }
   });
+}
+
+interface TrainContext {
+  readonly file: string;
+  readonly dev: Awaited<ReturnType<typeof device>>;
+  readonly f: Record<string, unknown>;
+  readonly train: Dataset;
+  readonly validation: Dataset | undefined;
+  readonly started: number;
+}
+
+interface TrainOutcome {
+  readonly program: ModelProgram;
+  readonly history: readonly EpochResult[];
+  readonly interrupted: boolean;
+  readonly ckpt: string;
+  readonly metricsPath: string;
+  readonly imagesPerSecond: number;
+}
+
+/** Trains one program into `outDir` (checkpoint and metrics after every epoch). */
+async function trainOne(
+  ctx: TrainContext,
+  program: ModelProgram,
+  outDir: string,
+  label = "",
+): Promise<TrainOutcome> {
+  const { file, dev, f, train, validation } = ctx;
+  const s = program.settings;
+  const seed = (f.seed as number | undefined) ?? s.seed;
+  const epochs = (f.epochs as number | undefined) ?? s.epochs;
+  mkdirSync(outDir, { recursive: true });
+  const ckpt = join(outDir, `${program.model}.safetensors`);
+  const metricsPath = join(outDir, "metrics.jsonl");
+  writeFileSync(metricsPath, "");
+
+  const model = await NncModel.create(program, dev, { seed });
+  try {
+    if (s.init) {
+      const initPath = resolve(dirname(resolve(file)), s.init);
+      model.setWeights(readCheckpoint(initPath, checkpointTensors(program)).tensors);
+    }
+    const tty = process.env.NNC_STDERR_TTY === "1" || process.stderr.isTTY === true;
+    const steps = Math.floor(train.count / program.stepBatch);
+    const progress = new Progress({
+      epochs,
+      stepsPerEpoch: steps,
+      batchSize: program.stepBatch,
+      tty,
+    });
+    progress.message(
+      `nnc: training ${program.model}${label} (${basename(file)}) on ${dev.description}: ` +
+        `${train.count.toLocaleString("en-US")} samples, batch ${program.stepBatch}, ${epochs} epoch${epochs === 1 ? "" : "s"}`,
+    );
+    const abort = new AbortController();
+    const onInt = () => {
+      if (abort.signal.aborted) process.exit(130);
+      progress.message("nnc: interrupted; saving the last weights (Ctrl-C again to quit at once)");
+      abort.abort(new Error("interrupted"));
+    };
+    process.on("SIGINT", onInt);
+    const history: EpochResult[] = [];
+    let interrupted = false;
+    const save = async (epoch: number) => {
+      const tensors = await model.getWeights();
+      writeCheckpoint(ckpt, tensors, {
+        model: program.model,
+        run: program.run,
+        epoch: String(epoch),
+      });
+    };
+    try {
+      await model.fit(train, {
+        epochs,
+        seed,
+        ...(validation ? { validation } : {}),
+        signal: abort.signal,
+        onEpochStart: (e) => progress.startEpoch(e),
+        onProgress: (p) => progress.step(p.step, { loss: p.loss, accuracy: p.accuracy }),
+        onEpoch: async (r) => {
+          progress.step(steps);
+          progress.endEpoch({
+            loss: r.loss,
+            accuracy: r.accuracy,
+            ...(r.valLoss !== undefined ? { valLoss: r.valLoss, valAccuracy: r.valAccuracy! } : {}),
+          });
+          history.push(r);
+          appendFileSync(metricsPath, JSON.stringify(epochJson(r)) + "\n");
+          await save(r.epoch);
+          return earlyStop(history, s.earlyStop);
+        },
+      });
+    } catch (e) {
+      if (!abort.signal.aborted) throw e;
+      interrupted = true;
+      await save(history.length);
+    } finally {
+      process.off("SIGINT", onInt);
+      progress.finish();
+    }
+    const trainedSeconds = history.reduce((a, r) => a + r.seconds, 0);
+    const imagesPerSecond =
+      history.length === 0 ? 0 : (history.length * steps * program.stepBatch) / trainedSeconds;
+    const seconds = (performance.now() - ctx.started) / 1000;
+    process.stderr.write(
+      `nnc: ${interrupted ? "stopped" : "done"}${label} in ${seconds.toFixed(1)} s; weights in ${ckpt}, metrics in ${metricsPath}\n`,
+    );
+    if (profilingRequested()) await printKernelProfile(program);
+    return { program, history, interrupted, ckpt, metricsPath, imagesPerSecond };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** The `--json` object of one trained program. */
+function summaryJson(ctx: TrainContext, r: TrainOutcome): Record<string, unknown> {
+  const last = r.history[r.history.length - 1];
+  const search = r.program.settings.search;
+  return {
+    model: r.program.model,
+    run: r.program.run,
+    epochs: r.history.length,
+    train_loss: last?.loss ?? null,
+    train_accuracy: last?.accuracy ?? null,
+    val_loss: last?.valLoss ?? null,
+    val_accuracy: last?.valAccuracy ?? null,
+    images_per_second: Math.round(r.imagesPerSecond),
+    seconds: Number(((performance.now() - ctx.started) / 1000).toFixed(3)),
+    device: ctx.dev.description,
+    checkpoint: r.ckpt,
+    interrupted: r.interrupted,
+    ...(search && search.trials > 1 ? { trial: search.trial, choices: search.choices } : {}),
+  };
+}
+
+/** The number a search maximises: validation accuracy, else -validation loss, else -loss. */
+function score(r: TrainOutcome): number {
+  const last = r.history[r.history.length - 1];
+  if (!last) return -Infinity;
+  if (last.valAccuracy !== undefined) return last.valAccuracy;
+  if (last.valLoss !== undefined) return -last.valLoss;
+  return -last.loss;
+}
+
+/**
+ * Trains every trial of a `search` grid, one after another, each into `DIR/trial-<k>/`; writes
+ * `DIR/search.jsonl` (a line per trial), prints the trials ranked, and copies the best trial's
+ * checkpoint to `DIR/<Model>.safetensors`. Ctrl-C stops the search after saving the current
+ * trial; the best finished trial is still kept.
+ */
+async function searchTrials(
+  ctx: TrainContext,
+  first: ModelProgram,
+  trials: number,
+  compileTrial: (trial: number) => Promise<ModelProgram>,
+  outDir: string,
+): Promise<number> {
+  mkdirSync(outDir, { recursive: true });
+  const searchPath = join(outDir, "search.jsonl");
+  writeFileSync(searchPath, "");
+  process.stderr.write(
+    `nnc: ${first.run} has ${trials} trials (every combination of its \`search\` options); training each\n`,
+  );
+  const done: TrainOutcome[] = [];
+  let interrupted = false;
+  for (let k = 0; k < trials; k++) {
+    const program = k === 0 ? first : await compileTrial(k);
+    const choices = program.settings.search?.choices ?? [];
+    const r = await trainOne(
+      ctx,
+      program,
+      join(outDir, `trial-${k}`),
+      ` trial ${k} of ${trials} (${choices.join(", ")})`,
+    );
+    done.push(r);
+    appendFileSync(
+      searchPath,
+      JSON.stringify({ ...summaryJson(ctx, r), trial: k, choices }) + "\n",
+    );
+    if (r.interrupted) {
+      interrupted = true;
+      break;
+    }
+  }
+  const ranked = [...done].sort((a, b) => score(b) - score(a));
+  const best = ranked[0]!;
+  const target = join(outDir, `${first.model}.safetensors`);
+  copyAtomically(best.ckpt, target);
+  const pct = (v: number | undefined) => (v === undefined ? "-" : `${(v * 100).toFixed(2)}%`);
+  const num = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(4));
+  const rows = ranked.map((r) => {
+    const last = r.history[r.history.length - 1];
+    const search = r.program.settings.search!;
+    return `  ${String(search.trial).padStart(3)}  ${pct(last?.valAccuracy).padStart(8)}  ${num(last?.valLoss).padStart(8)}  ${num(last?.loss).padStart(8)}  ${search.choices.join(", ")}`;
+  });
+  process.stderr.write(
+    [
+      `nnc: ${done.length} of ${trials} trials${interrupted ? " (interrupted)" : ""}, best first:`,
+      "  trial   val_acc  val_loss      loss  choices",
+      ...rows,
+      `nnc: best: trial ${best.program.settings.search!.trial}; weights copied to ${target}; all trials in ${searchPath}`,
+      "",
+    ].join("\n"),
+  );
+  if (ctx.f.json) {
+    const summary = {
+      ...summaryJson(ctx, best),
+      checkpoint: target,
+      interrupted,
+      trials: done.map((r) => {
+        const last = r.history[r.history.length - 1];
+        return {
+          trial: r.program.settings.search!.trial,
+          choices: r.program.settings.search!.choices,
+          val_accuracy: last?.valAccuracy ?? null,
+          val_loss: last?.valLoss ?? null,
+          train_loss: last?.loss ?? null,
+          checkpoint: r.ckpt,
+        };
+      }),
+    };
+    process.stdout.write(JSON.stringify(summary) + "\n");
+  }
+  return interrupted ? 130 : 0;
+}
+
+/** Copies `from` to `to` through a temporary file and a rename (never a half-written `to`). */
+function copyAtomically(from: string, to: string): void {
+  const tmp = join(dirname(to), `.${basename(to)}.${process.pid}.tmp`);
+  copyFileSync(from, tmp);
+  renameSync(tmp, to);
 }
 
 /**

@@ -116,7 +116,7 @@ async function tuneOn(
 export async function compileForTuned(
   path: string,
   dev: NncDevice,
-  opts: { run?: string; batch?: number },
+  opts: { run?: string; batch?: number; trial?: number },
   mode: TuneMode,
 ): Promise<ModelProgram> {
   const compile = () => compileFile(path, { ...opts, limits: dev.limits });

@@ -10,4 +10,6 @@ export const backendMessages = {
   NN4010: "{file} has no train section to compile; add `train ModelName { ... }`",
   NN4011:
     "train {name} has several steps (or no loss); `nnc train` and `nnc build` run single-model runs for now",
+  NN4012:
+    "train {name} has {trials} trial(s) (the combinations of its `search` options), numbered from 0; there is no trial {trial}",
 } as const;

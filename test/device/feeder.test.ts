@@ -81,7 +81,10 @@ test("trainStepOn (indices into a resident dataset) equals trainStep on the same
     wa.forEach((t, k) => assert.equal([...wb[k]!.data], [...t.data], t.name));
     let message = "";
     try {
-      await b.queueTrainStepOn(data, Array.from({ length: B }, (_, i) => (i === 5 ? 200 : i)));
+      await b.queueTrainStepOn(
+        data,
+        Array.from({ length: B }, (_, i) => (i === 5 ? 200 : i)),
+      );
     } catch (e) {
       message = String(e);
     }
@@ -114,7 +117,11 @@ train Tiny { data = csv(path: "tiny.csv", label: "y")
     count: 7,
     classes: 3,
   };
-  const asFloats: Dataset = { ...asBytes, source: "floats", inputs: Float32Array.from(bytes, (b) => b * 0.5 - 3) };
+  const asFloats: Dataset = {
+    ...asBytes,
+    source: "floats",
+    inputs: Float32Array.from(bytes, (b) => b * 0.5 - 3),
+  };
   for (const ds of [asBytes, asFloats]) {
     const ex = await Executor.create(dev, program.step);
     const x = ex.bufferOf("input", "x");

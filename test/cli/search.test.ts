@@ -1,0 +1,99 @@
+/**
+ * @file `nnc train` on a run with `search` options: every trial trains into its own folder,
+ * `search.jsonl` has a line per trial, the best trial (highest validation accuracy) is the one
+ * whose weights land in `DIR/<Model>.safetensors`, `--trial K` trains one trial, and a trial
+ * number outside the grid is a clear error (exit 1, no stack trace).
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fromRoot } from "../util/golden.js";
+
+const nnc = fromRoot("dist/bin/nnc.js");
+const dir = mkdtempSync(join(tmpdir(), "nnc-search-"));
+const file = join(dir, "grid.nn");
+// Two trials that differ clearly: a learning rate that learns and one that barely moves.
+writeFileSync(
+  file,
+  `model Tiny(image: [28, 28, 1]) -> [10] {
+  image |> flatten |> dense(10)
+}
+
+train Grid {
+  data      = mnist(split: "train")
+  validate  = mnist(split: "test")
+  loss      = softmax_cross_entropy
+  optimizer = adam(lr: search [1e-7, 1e-2])
+  batch     = 32
+  epochs    = 1
+  metrics   = [accuracy]
+}
+`,
+);
+
+function run(args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [nnc, ...args], {
+    cwd: dir,
+    encoding: "utf8",
+    timeout: 300_000,
+    env: { ...process.env, NNC_TUNE: "0" },
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("every trial trains; the best one's weights are the run's checkpoint", () => {
+  const out = join(dir, "out");
+  const r = run(["train", file, "--limit", "640", "--out", out, "--json"]);
+  assert.is(r.code, 0, r.stderr);
+  assert.not.match(r.stderr, /\n\s+at /);
+  const summary = JSON.parse(r.stdout.trim().split("\n").pop()!) as {
+    trial: number;
+    choices: string[];
+    val_accuracy: number;
+    checkpoint: string;
+    trials: { trial: number; val_accuracy: number; checkpoint: string; choices: string[] }[];
+  };
+  assert.is(summary.trials.length, 2);
+  assert.equal(
+    summary.trials.map((t) => t.choices),
+    [["lr = 1e-7"], ["lr = 1e-2"]],
+  );
+  const [slow, fast] = summary.trials;
+  assert.ok(fast!.val_accuracy > slow!.val_accuracy + 0.2, JSON.stringify(summary.trials));
+  assert.is(summary.trial, 1);
+  assert.equal(summary.choices, ["lr = 1e-2"]);
+  assert.is(summary.val_accuracy, fast!.val_accuracy);
+  assert.is(summary.checkpoint, join(out, "Tiny.safetensors"));
+  assert.ok(
+    Buffer.compare(readFileSync(summary.checkpoint), readFileSync(fast!.checkpoint)) === 0,
+    "the run's checkpoint is the best trial's",
+  );
+  assert.ok(existsSync(join(out, "trial-0", "metrics.jsonl")));
+  const lines = readFileSync(join(out, "search.jsonl"), "utf8").trim().split("\n");
+  assert.equal(
+    lines.map((l) => (JSON.parse(l) as { trial: number }).trial),
+    [0, 1],
+  );
+  assert.match(r.stderr, /2 of 2 trials, best first/);
+});
+
+test("--trial K trains one trial; a trial outside the grid is an error naming the run", () => {
+  const out = join(dir, "one");
+  const r = run(["train", file, "--limit", "320", "--trial", "1", "--out", out, "--json"]);
+  assert.is(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, unknown>;
+  assert.is(summary.trial, 1);
+  assert.not.ok(existsSync(join(out, "search.jsonl")));
+  const bad = run(["train", file, "--trial", "2", "--out", join(dir, "bad")]);
+  assert.is(bad.code, 1);
+  assert.match(bad.stderr, /NN4012/);
+  assert.match(bad.stderr, /train Grid has 2 trial\(s\)/);
+  assert.match(bad.stderr, /grid\.nn/);
+  assert.not.match(bad.stderr, /\n\s+at /);
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.run();
