@@ -17,7 +17,7 @@ import type {
   PlanKernel,
   PlanVariable,
 } from "./plan.js";
-import { KernelProfiler, type KernelProfile, profilingRequested } from "./profile.js";
+import type { KernelProfile, ProfileTarget } from "./profile.js";
 
 export type HostArray = Float32Array | Int32Array;
 
@@ -200,8 +200,31 @@ function numelOf(shape: readonly number[]): number {
 }
 
 export interface ExecutorOptions {
-  /** Time every kernel (runtime/profile.ts); default: whether NNC_DEBUG is set. */
+  /**
+   * Time every kernel (runtime/profile.ts, which must be loaded: device.ts loads it); default:
+   * whether NNC_DEBUG is set.
+   */
   readonly profile?: boolean;
+}
+
+/** What an executor needs of a kernel profiler (runtime/profile.ts's KernelProfiler). */
+export interface Profiler {
+  /** Records the kernels itself (true) or leaves them to the executor (false). */
+  recordKernels(encoder: GPUCommandEncoder): boolean;
+  report(): Promise<KernelProfile>;
+  dispose(): void;
+}
+
+/**
+ * Installed by runtime/profile.ts when it loads, so that browser bundles, which import only the
+ * executor and cannot profile (no NNC_DEBUG there), do not carry the profiler.
+ */
+let profilers:
+  | { readonly requested: () => boolean; readonly create: (t: ProfileTarget) => Profiler }
+  | undefined;
+
+export function installProfiler(p: NonNullable<typeof profilers>): void {
+  profilers = p;
 }
 
 export class Executor {
@@ -214,7 +237,7 @@ export class Executor {
   private disposed = false;
   private tail: Promise<unknown> = Promise.resolve();
   /** Per-kernel times (runtime/profile.ts); only with NNC_DEBUG or `{ profile: true }`. */
-  private readonly profiler: KernelProfiler | undefined;
+  private readonly profiler: Profiler | undefined;
 
   /** Creates buffers and bind groups now; pipelines compile in the background (see `ready`). */
   constructor(
@@ -257,9 +280,12 @@ export class Executor {
       }),
     ).then(() => undefined);
     this.pending.catch(() => {}); // reported by ready()
+    if (opts.profile && !profilers) {
+      throw deviceError("NN4606", { detail: "profiling needs runtime/profile.js loaded" });
+    }
     this.profiler =
-      (opts.profile ?? profilingRequested())
-        ? new KernelProfiler({ device, plan, steps: this.steps, buffers: this.buffers })
+      profilers && (opts.profile ?? profilers.requested())
+        ? profilers.create({ device, plan, steps: this.steps, buffers: this.buffers })
         : undefined;
   }
 

@@ -9,8 +9,10 @@
  * then times each kernel on the host afterwards: a submission of N dispatches of one kernel,
  * awaited with onSubmittedWorkDone, with the variables the kernels write in place saved before
  * and restored after. Without profiling none of this exists: no feature, no extra passes.
- * No Node imports: the executor runs in browsers too.
+ * Loading this module installs the profiler into the executor (device.ts loads it); browser
+ * bundles leave it out. No Node imports.
  */
+import { installProfiler } from "./executor.js";
 import type { KernelPlan, PlanKernel } from "./plan.js";
 
 /** True when NNC_DEBUG is set to a non-empty value (read where a `process` exists). */
@@ -398,3 +400,5 @@ export function formatProfile(p: KernelProfile, what: string): string {
     ...rows.map((r) => line(r, r.location)),
   ].join("\n");
 }
+
+installProfiler({ requested: profilingRequested, create: (t) => new KernelProfiler(t) });
