@@ -79,16 +79,17 @@ async function tuneOn(
   }
   const tty = stderrTty();
   const started = performance.now();
+  let shown = 0;
   const results = await autotune(dev, gs, {
     cachePath: path,
     reps: 1,
     trials: 3,
     ...(mode.budgetMs !== undefined ? { budgetMs: mode.budgetMs } : {}),
-    onShape: (i, n, op) => {
+    onShape: (op) => {
+      shown += 1;
       if (tty) {
-        process.stderr.write(
-          `\rnnc: tuning kernels on ${dev.description}: ${i + 1}/${n} ${op}\x1b[K`,
-        );
+        const text = `nnc: tuning kernels on ${dev.description}: ${shown}/${pending.length} ${op}`;
+        process.stderr.write(`\r${text}\x1b[K`);
       }
     },
   });

@@ -439,12 +439,13 @@ export interface AutotuneOptions {
   readonly reps?: number;
   readonly trials?: number;
   /**
-   * Milliseconds after which no further shape is started (the first always completes, so
-   * every search makes progress). Shapes left over are not cached: the next search does them.
+   * Milliseconds the search may take: a shape starts only when its estimated cost (from its
+   * heuristic's time) fits what is left; the first always completes, so every search makes
+   * progress. Shapes left over are not cached: the next search does them.
    */
   readonly budgetMs?: number;
-  /** Called before each shape is measured: its index among the shapes to measure, and count. */
-  readonly onShape?: (index: number, count: number, op: TunedOp, key: string) => void;
+  /** Called when a shape's measuring starts (it may still be skipped for the budget). */
+  readonly onShape?: (op: TunedOp, key: string) => void;
   readonly log?: (line: string) => void;
   /** Where cache warnings go (default stderr). */
   readonly warn?: Warn;
@@ -541,8 +542,14 @@ export async function autotune(
       continue;
     }
     const index = todo.indexOf(s);
-    const late = opts.budgetMs !== undefined && performance.now() - started > opts.budgetMs;
-    if (index > 0 && late) {
+    // The first shape always completes (each search makes progress); a later one starts only
+    // when its estimated cost fits what is left of the budget.
+    const fits = (estimateMs: number) =>
+      index === 0 ||
+      opts.budgetMs === undefined ||
+      performance.now() + estimateMs <= started + opts.budgetMs;
+    const r = fits(0) ? await searchShape(dev, s, opts, fits) : undefined;
+    if (!r) {
       results.push({
         op: s.op,
         key: s.key,
@@ -555,8 +562,6 @@ export async function autotune(
       });
       continue;
     }
-    opts.onShape?.(index, todo.length, s.op, s.key);
-    const r = await searchShape(dev, s, opts);
     fresh[full] = mine[full] = { ...(r.config as object), ms: r.ms, heuristicMs: r.heuristicMs };
     results.push(r);
     opts.log?.(
@@ -573,12 +578,17 @@ export async function autotune(
   return results;
 }
 
-/** Times the heuristic and every distinct candidate kernel of one shape; the winner. */
+/**
+ * Times the heuristic and every distinct candidate kernel of one shape; the winner. After the
+ * heuristic, undefined when `fits` refuses the estimated cost of the rest (candidates cost
+ * about a compile and 1.5 heuristic runs per timed run, as slow ones are cut after a trial).
+ */
 async function searchShape(
   dev: NncDevice,
   s: TuneShape,
   opts: AutotuneOptions,
-): Promise<TuneResult> {
+  fits: (estimateMs: number) => boolean,
+): Promise<TuneResult | undefined> {
   const { emitters } = await import("./emitters.js");
   const { op, key, ctx } = s;
   const full = `${op} ${key}`;
@@ -598,15 +608,18 @@ async function searchShape(
     if (ks.length !== 1 || ks[0]!.overLimit) return Infinity;
     return timeKernel(dev, ks[0]!, bytes, { reps, trials, ...(cutoff ? { cutoff } : {}) });
   };
+  opts.onShape?.(s.op, s.key);
   const base = emit(undefined);
   let heuristicMs = await time(base);
+  const list = (opts.candidates?.[op] ?? candidates[op]) as readonly unknown[];
+  const h = Number.isFinite(heuristicMs) ? heuristicMs : 0;
+  if (!fits(list.length * ((1 + reps) * 1.5 * h + 20) + 2 * trials * reps * h)) return undefined;
   const timed = new Set<string>([base.map((k) => k.wgsl).join("\n")]);
   let best: { cfg: unknown; ks: readonly KernelSource[]; ms: number } = {
     cfg: undefined,
     ks: base,
     ms: heuristicMs,
   };
-  const list = (opts.candidates?.[op] ?? candidates[op]) as readonly unknown[];
   for (const cfg of list) {
     const ks = emit(cfg);
     const w = ks.map((k) => k.wgsl).join("\n");

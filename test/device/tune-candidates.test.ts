@@ -131,7 +131,7 @@ test("autotune: a spent budget measures the first shape only and caches only it"
     const opts = { cachePath, candidates: cands, reps: 1, trials: 1, budgetMs: 0 };
     const rs = await autotune(dev, [g], {
       ...opts,
-      onShape: (_i, _n, _op, key) => shapes.push(key),
+      onShape: (_op, key) => shapes.push(key),
     });
     assert.equal(
       rs.map((r) => [r.key, r.cached, r.skipped === true]),
