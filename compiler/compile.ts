@@ -230,6 +230,7 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
       earlyStop: st.earlyStop
         ? { metric: st.earlyStop.metric, patience: st.earlyStop.patience }
         : null,
+      augment: st.augment.map((a) => ({ name: a.name, args: { ...a.args } })),
       search: {
         trial: st.trial,
         trials: st.trials,

@@ -5,12 +5,15 @@
  * the step's command buffer: it picks the batch's samples through the order, normalises bytes
  * through a 256-entry table (the same f32 values the host path computes, so both paths train
  * bit for bit alike), writes the one-hot labels and the step counter. The only per-step host
- * write is a 16-byte parameter block (which batch, how many samples, which step).
+ * write is a 16-byte parameter block (which batch, how many samples, which step). A training
+ * feeder may also augment: each sample is then resampled under its own random transform drawn
+ * from (seed, step, row) by the kernel itself (runtime/augment.ts), as the host Batcher does.
  *
  * Datasets that do not fit one storage binding of the device fall back to the host path
  * (runtime/data/dataset.ts Batcher), as does a device with fewer storage bindings than the
  * kernel needs. No Node imports: browsers use this too.
  */
+import { augments, augmentWgslDecls, type AugmentSpec } from "./augment.js";
 import { sampleSize, type Dataset } from "./data/dataset.js";
 import type { NncDevice } from "./device-core.js";
 import type { PlanDType } from "./plan.js";
@@ -87,21 +90,39 @@ export function uploadDataset(nnc: NncDevice, ds: Dataset): DeviceData {
   return { dataset: ds, buffer, bytes, labelsAt: imageWords };
 }
 
-/** The gather kernel for one target and storage kind. */
-export function gatherWgsl(t: FeedTarget, bytes: boolean, labelsAt: number): string {
+/**
+ * The gather kernel for one target and storage kind. The parameter uniform is: offset into the
+ * order, valid samples, step counter, then a u32 that is the augmentation seed when `augment`
+ * is given (unused padding otherwise), then the 256-entry byte table as 64 vec4s. With
+ * `augment` (and a range that changes anything) every input value is the bilinear sample of
+ * its source image under the sample's drawn transform (runtime/augment.ts); without it the
+ * kernel is the plain copy.
+ */
+export function gatherWgsl(
+  t: FeedTarget,
+  bytes: boolean,
+  labelsAt: number,
+  augment?: AugmentSpec,
+): string {
   const { batch, per, classes } = t;
   const stepType = t.step?.dtype === "i32" ? "i32" : "f32";
+  const aug = augment && augments(augment.ranges) ? augment : undefined;
   const load = bytes
     ? `let w = data[e >> 2u];
       let b = (w >> ((e & 3u) * 8u)) & 255u;
       v = params.table[b >> 2u][b & 3u];`
     : `v = bitcast<f32>(data[e]);`;
-  return `// nnc gather: batch ${batch} x ${per} values, ${classes} classes, ${bytes ? "bytes" : "f32"}
+  const sample = aug
+    ? `v = augmented(order[params.offset + r] * PER, r, i - r * PER);`
+    : `let e = order[params.offset + r] * PER + (i - r * PER);
+      ${load}`;
+  const header = aug ? `, augmented ${aug.height}x${aug.width}x${aug.channels}` : "";
+  return `// nnc gather: batch ${batch} x ${per} values, ${classes} classes, ${bytes ? "bytes" : "f32"}${header}
 struct Params {
   offset: u32,
   count: u32,
   step: u32,
-  pad: u32,
+  ${aug ? "seed" : "pad"}: u32,
   table: array<vec4<f32>, 64>,
 }
 @group(0) @binding(0) var<storage, read> data: array<u32>;
@@ -115,7 +136,7 @@ const B: u32 = ${batch}u;
 const PER: u32 = ${per}u;
 const CLASSES: u32 = ${classes}u;
 const LABELS: u32 = ${labelsAt}u;
-
+${aug ? `\n${augmentWgslDecls(aug, load)}` : ""}
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = gid.x + gid.y * groups.x * ${WORKGROUP}u;
@@ -123,8 +144,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let r = i / PER;
     var v = 0.0;
     if (r < params.count) {
-      let e = order[params.offset + r] * PER + (i - r * PER);
-      ${load}
+      ${sample}
     }
     x[i] = v;
   } else if (i < B * PER + B * CLASSES) {
@@ -157,6 +177,8 @@ export class Feeder {
     readonly data: DeviceData,
     readonly target: FeedTarget,
     private readonly pipeline: GPUComputePipeline,
+    /** The augmentation of training batches, when the plan's batches are augmented. */
+    readonly augment?: AugmentSpec,
   ) {
     const device = nnc.device;
     this.params = device.createBuffer({
@@ -171,6 +193,7 @@ export class Feeder {
     });
     const table = new Float32Array(this.values, 16, 256);
     for (let b = 0; b < 256; b++) table[b] = b / 255;
+    new Uint32Array(this.values, 12, 1)[0] = (augment?.seed ?? 0) >>> 0;
     device.queue.writeBuffer(this.params, 0, this.values, 0, PARAMS_BYTES);
     const entries: GPUBindGroupEntry[] = [
       { binding: 0, resource: { buffer: data.buffer } },
@@ -192,15 +215,21 @@ export class Feeder {
     this.groups = [gx, Math.ceil(total / gx)];
   }
 
-  static async create(nnc: NncDevice, data: DeviceData, target: FeedTarget): Promise<Feeder> {
-    const code = gatherWgsl(target, data.bytes, data.labelsAt);
+  /** Compiles the gather for `target`; `augment` makes it augment every sample it writes. */
+  static async create(
+    nnc: NncDevice,
+    data: DeviceData,
+    target: FeedTarget,
+    augment?: AugmentSpec,
+  ): Promise<Feeder> {
+    const code = gatherWgsl(target, data.bytes, data.labelsAt, augment);
     const module = nnc.device.createShaderModule({ label: "nnc gather", code });
     const pipeline = await nnc.device.createComputePipelineAsync({
       label: "nnc gather",
       layout: "auto",
       compute: { module, entryPoint: "main" },
     });
-    return new Feeder(nnc, data, target, pipeline);
+    return new Feeder(nnc, data, target, pipeline, augment);
   }
 
   /** Uploads the sample order of the coming epoch (indices into the dataset). */

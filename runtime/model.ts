@@ -8,6 +8,7 @@
  * make every batch on the device (runtime/feeder.ts) when it fits the device, so a step's only
  * host write is a 16-byte parameter block. Nothing here imports Node modules.
  */
+import { augmentRanges, augments, imageDims, type AugmentSpec } from "./augment.js";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./checkpoint.js";
 import { Batcher, type Batch, type Dataset, sampleSize } from "./data/dataset.js";
 import type { NncDevice } from "./device.js";
@@ -74,7 +75,7 @@ export class NncModel {
 
   /** Datasets resident on the device (at most two: training and validation), newest last. */
   private resident: DeviceData[] = [];
-  private feeders: { executor: Executor; data: DeviceData; feeder: Feeder }[] = [];
+  private feeders: { executor: Executor; data: DeviceData; feeder: Feeder; augment: string }[] = [];
 
   private constructor(
     readonly program: ModelProgram,
@@ -285,11 +286,13 @@ export class NncModel {
     this.check();
     const p = this.program;
     const epochs = opts.epochs ?? p.settings.epochs;
+    const augment = this.augmentSpec(opts.seed ?? p.settings.seed);
     const batcher = new Batcher(data, {
       batchSize: p.stepBatch,
       shuffle: opts.shuffle ?? p.settings.shuffle,
       seed: opts.seed ?? p.settings.seed,
       dropLast: true,
+      ...(augment ? { augment } : {}),
     });
     const steps = batcher.batchesPerEpoch;
     if (steps === 0) {
@@ -298,7 +301,7 @@ export class NncModel {
       });
     }
     const device = this.device.device;
-    const feeder = await this.feederFor(this.train, data, p.stepBatch, opts.feed);
+    const feeder = await this.feederFor(this.train, data, p.stepBatch, opts.feed, augment);
     const results: EpochResult[] = [];
     const progressMs = opts.progressMs ?? 250;
     for (let epoch = 0; epoch < epochs; epoch++) {
@@ -316,7 +319,8 @@ export class NncModel {
           const step = this.steps;
           this.queueStep((enc) => feeder.record(enc, i * p.stepBatch, p.stepBatch, step));
         } else {
-          const batch: Batch = batcher.fill(order, i);
+          // The step this batch feeds (writeStepInputs counts it) keys its augmentation.
+          const batch: Batch = batcher.fill(order, i, this.steps + 1);
           this.writeStepInputs(batch.x, batch.y);
           this.queueStep();
         }
@@ -430,14 +434,37 @@ export class NncModel {
   }
 
   /**
+   * The augmentation of `fit`'s training batches with draws keyed by `seed`, or undefined when
+   * the program has none (or only zero ranges). The checker allows augmentation only for an
+   * image input; a program that says otherwise (hand-made) is refused here.
+   */
+  private augmentSpec(seed: number): AugmentSpec | undefined {
+    const list = this.program.settings.augment ?? [];
+    if (list.length === 0) return undefined;
+    const ranges = augmentRanges(list);
+    if (!augments(ranges)) return undefined;
+    const input = this.program.inputs[0]!;
+    const dims = this.program.inputs.length === 1 ? imageDims(input.shape) : null;
+    if (!dims) {
+      throw nncError("NN5501", {
+        detail: `augmentations need one image input [H, W, C] or [H, W], but ${this.program.model} takes ${input.name}: [${input.shape.join(", ")}]`,
+      });
+    }
+    const [height, width, channels] = dims;
+    return { ranges, seed: seed >>> 0, height, width, channels };
+  }
+
+  /**
    * A feeder that fills `executor`'s inputs from `data` resident on the device, or null when
    * batches are made on the host (several inputs, too big for the device, or `feed: "host"`).
+   * `augment` makes it augment (fit's training batches only); feeders differ by it.
    */
   private async feederFor(
     executor: Executor,
     data: Dataset,
     batch: number,
     feed: FitOptions["feed"] = "auto",
+    augment?: AugmentSpec,
   ): Promise<Feeder | null> {
     const p = this.program;
     if (feed === "host" || p.inputs.length !== 1 || !executor.hasInput("label")) return null;
@@ -453,7 +480,10 @@ export class NncModel {
       }
       return null;
     }
-    const known = this.feeders.find((f) => f.executor === executor && f.data.dataset === data);
+    const augmentKey = augment ? JSON.stringify(augment) : "";
+    const known = this.feeders.find(
+      (f) => f.executor === executor && f.data.dataset === data && f.augment === augmentKey,
+    );
     if (known) return known.feeder;
     let resident = this.resident.find((r) => r.dataset === data);
     if (!resident) {
@@ -464,20 +494,25 @@ export class NncModel {
     const x = executor.bufferOf("input", this.inputName());
     const y = executor.bufferOf("input", "label");
     const step = executor.hasInput("step") ? executor.bufferOf("input", "step") : undefined;
-    const feeder = await Feeder.create(this.device, resident, {
-      batch,
-      per,
-      classes: p.classes,
-      x: x.buffer,
-      y: y.buffer,
-      ...(step ? { step } : {}),
-    });
+    const feeder = await Feeder.create(
+      this.device,
+      resident,
+      {
+        batch,
+        per,
+        classes: p.classes,
+        x: x.buffer,
+        y: y.buffer,
+        ...(step ? { step } : {}),
+      },
+      augment,
+    );
     this.feeders = this.feeders.filter((f) => {
       if (f.executor !== executor) return true;
       f.feeder.dispose();
       return false;
     });
-    this.feeders.push({ executor, data: resident, feeder });
+    this.feeders.push({ executor, data: resident, feeder, augment: augmentKey });
     return feeder;
   }
 

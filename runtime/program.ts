@@ -49,6 +49,15 @@ export interface TrainSettings {
   readonly init: string | null;
   readonly earlyStop: { readonly metric: string; readonly patience: number } | null;
   /**
+   * Augmentations of training batches, as written (`random_shift` {pixels},
+   * `random_rotate` {degrees: `10deg` is 10}, `random_zoom` {factor}, `random_flip` {}); absent
+   * or empty: none. `fit` applies them (runtime/augment.ts); evaluation and prediction never do.
+   */
+  readonly augment?: readonly {
+    readonly name: string;
+    readonly args: Readonly<Record<string, number>>;
+  }[];
+  /**
    * The run's `search` grid: this program is trial `trial` of `trials` (0 of 1 without a
    * search); `choices` describes the options chosen (`hidden = 64`), in source order.
    */

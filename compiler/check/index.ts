@@ -164,6 +164,7 @@ function checkTrainOnce(
         });
       }
     }
+    if (fwd && config.augment.length > 0) checkAugmentInput(e, decl, config, fwd.run.inputs);
     if (fwd) {
       const layers = [...new Set(e.b.variables.map((v) => v.layer))];
       for (const f of config.freeze) {
@@ -222,6 +223,27 @@ function checkTrainOnce(
     }
   }
   return { config, diagnostics: e.diagnostics };
+}
+
+/**
+ * Augmentations resample images (runtime/augment.ts), so the model must take exactly one
+ * input shaped [H, W, C] or [H, W]; otherwise NN3020 at the `augment` setting.
+ */
+function checkAugmentInput(
+  e: Elab,
+  decl: ast.TrainDecl,
+  config: TrainConfig,
+  inputs: readonly { name: string; shape: Shape }[],
+): void {
+  const notImage = inputs.find((i) => i.shape.length < 2 || i.shape.length > 3);
+  const bad = notImage ?? (inputs.length > 1 ? inputs[1] : undefined);
+  if (!bad) return;
+  const setting = decl.entries.find((x) => x.kind === "Setting" && x.key.name === "augment");
+  e.report("NN3020", setting && setting.kind === "Setting" ? setting.value.span : decl.name.span, {
+    model: config.model?.decl.name.name ?? "the model",
+    input: bad.name,
+    shape: formatShape(bad.shape),
+  });
 }
 
 export function checkTrain(

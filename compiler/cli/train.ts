@@ -10,6 +10,7 @@
  */
 import { appendFileSync, copyFileSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { describeAugment } from "../../runtime/augment.js";
 import { readCheckpoint, writeCheckpoint } from "../../runtime/checkpoint-node.js";
 import type { Dataset } from "../../runtime/data/dataset.js";
 import { NncModel, type EpochResult } from "../../runtime/model.js";
@@ -149,7 +150,8 @@ async function trainOne(
     });
     progress.message(
       `nnc: training ${program.model}${label} (${basename(file)}) on ${dev.description}: ` +
-        `${train.count.toLocaleString("en-US")} samples, batch ${program.stepBatch}, ${epochs} epoch${epochs === 1 ? "" : "s"}`,
+        `${train.count.toLocaleString("en-US")} samples, batch ${program.stepBatch}, ${epochs} epoch${epochs === 1 ? "" : "s"}` +
+        (s.augment?.length ? `; augment: ${describeAugment(s.augment)}` : ""),
     );
     const abort = new AbortController();
     const onInt = () => {

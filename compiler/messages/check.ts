@@ -65,4 +65,6 @@ export const checkMessages = {
   NN3018: "unknown train '{name}'{hint}",
   NN3019:
     "the size of dimension '{name}' is unknown; bind it to a number to build the graphs (e.g. {name}=100)",
+  NN3020:
+    "augmentations transform images, but model {model} takes {input}: {shape}; an image input is [H, W, C] or [H, W]",
 } as const;

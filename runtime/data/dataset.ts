@@ -4,8 +4,10 @@
  * the counts checked against each other, slicing, normalisation of bytes to [0, 1], one-hot
  * labels, a seeded PRNG (mulberry32: the same numbers in Node and browsers) with an unbiased
  * Fisher-Yates shuffle, and a `Batcher` that fills fixed-size batches into buffers it
- * allocates once. No Node imports: this runs in browsers too.
+ * allocates once, augmenting training images when asked (runtime/augment.ts). No Node
+ * imports: this runs in browsers too.
  */
+import { augments, drawAugment, inverseMap, warpImage, type AugmentSpec } from "../augment.js";
 import { nncError } from "../errors.js";
 import { describeItems, type IdxArray } from "./idx.js";
 
@@ -223,7 +225,15 @@ export interface BatchOptions {
   readonly seed?: number;
   /** Drop the last batch when it would be partial (default false: keep it, zero-padded). */
   readonly dropLast?: boolean;
+  /**
+   * Augment every sample (training only): the same draws and resampling as the device gather
+   * (runtime/augment.ts), keyed by the step passed to `fill`.
+   */
+  readonly augment?: AugmentSpec;
 }
+
+/** The f32 value of each byte, as the device gather's table holds it. */
+const BYTE_TABLE = Float32Array.from({ length: 256 }, (_, b) => b / 255);
 
 /**
  * Cuts a dataset into fixed-size batches, epoch after epoch. Buffers are allocated once;
@@ -246,6 +256,12 @@ export class Batcher {
     }
     this.batchSize = batchSize;
     this.sampleSize = sampleSize(dataset);
+    const aug = options.augment;
+    if (aug && aug.height * aug.width * aug.channels !== this.sampleSize) {
+      throw new RangeError(
+        `Batcher: an augmented image of ${aug.height}x${aug.width}x${aug.channels} does not hold the ${this.sampleSize} values of each sample`,
+      );
+    }
     this.batchesPerEpoch = options.dropLast
       ? Math.floor(dataset.count / batchSize)
       : Math.ceil(dataset.count / batchSize);
@@ -268,8 +284,11 @@ export class Batcher {
     return permutation(this.dataset.count, mixSeed(this.options.seed ?? 0, epoch), this.order);
   }
 
-  /** Fills `this.batch` with batch `index` of the given order. */
-  fill(order: Uint32Array, index: number): Batch {
+  /**
+   * Fills `this.batch` with batch `index` of the given order. With `augment` set, `step` (the
+   * 1-based training step this batch feeds) keys each sample's random transform.
+   */
+  fill(order: Uint32Array, index: number, step = 0): Batch {
     const { dataset, batchSize, sampleSize: per, batch } = this;
     const classes = dataset.classes;
     const start = index * batchSize;
@@ -277,12 +296,19 @@ export class Batcher {
     const { x, y, labels } = batch;
     const inputs = dataset.inputs;
     const bytes = inputs instanceof Uint8Array;
+    const aug = this.options.augment;
+    const augment = aug && augments(aug.ranges) ? aug : undefined;
+    const value = bytes ? (k: number) => BYTE_TABLE[inputs[k]!]! : (k: number) => inputs[k]!;
     y.fill(0);
     for (let r = 0; r < count; r++) {
       const s = order[start + r]!;
       const src = s * per;
       const dst = r * per;
-      if (bytes) {
+      if (augment) {
+        const { height, width, channels } = augment;
+        const map = inverseMap(drawAugment(augment.ranges, augment.seed, step, r), height, width);
+        warpImage(value, src, map, [height, width, channels], x, dst);
+      } else if (bytes) {
         for (let k = 0; k < per; k++) x[dst + k] = inputs[src + k]! / 255;
       } else {
         x.set(inputs.subarray(src, src + per), dst);
@@ -300,9 +326,14 @@ export class Batcher {
     return batch;
   }
 
-  /** The batches of epoch `epoch` (0-based), in order; each is `this.batch`, refilled. */
+  /**
+   * The batches of epoch `epoch` (0-based), in order; each is `this.batch`, refilled. Batch b
+   * counts as step `epoch * batchesPerEpoch + b + 1` for augmentation.
+   */
   *epoch(epoch: number): Generator<Batch, void, undefined> {
     const order = this.orderFor(epoch);
-    for (let b = 0; b < this.batchesPerEpoch; b++) yield this.fill(order, b);
+    for (let b = 0; b < this.batchesPerEpoch; b++) {
+      yield this.fill(order, b, epoch * this.batchesPerEpoch + b + 1);
+    }
   }
 }
