@@ -14,7 +14,7 @@
 #    ends with the per-kernel table (GPU timestamp queries where the adapter has them);
 #    --peers adds TF.js and jax-js webgpu rows for the CNN (20 s timed, 120 s of training at
 #    most each), on the adapter bench/gpu.ts gives them;
-# 5. writes to $OUT (default ./gpu-out): probe.json, bench.json, peers.json, bench.log,
+# 5. writes to $OUT (default /tmp/nnc-gpu-out): probe.json, bench.json, peers.json, bench.log,
 #    train.json, train.log, metrics.jsonl, summary.txt (8 files: all the device tool returns).
 #
 # --limit N trains and tests on N images only (a smoke run). NNC_GPU_DEVICE overrides the device
@@ -33,7 +33,7 @@ done
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 pack="${NNC_GPU_PACK:-$here/gpu-pack}"
-out="${OUT:-$here/gpu-out}"
+out="${OUT:-/tmp/nnc-gpu-out}"
 work="${WORK:-/tmp/nnc-gpu}"
 mkdir -p "$out"
 summary="$out/summary.txt"
