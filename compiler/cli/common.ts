@@ -1,15 +1,13 @@
 /**
  * @file What the commands that run models share: rendering diagnostics and runtime errors
- * without stack traces, acquiring the device quietly, compiling a `.nn` file into a
- * ModelProgram for that device, and loading the datasets its train run names.
+ * without stack traces, acquiring the device quietly, and loading the datasets a train run
+ * names (compiling for a device, with its tuned kernels: tuning.ts).
  */
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { compileFile } from "../compile.js";
-import { renderDiagnostic } from "../diagnostics.js";
 import { acquireDevice, type DeviceChoice, type NncDevice } from "../../runtime/device.js";
 import { isNncError, renderNncError } from "../../runtime/errors.js";
-import type { DataSpec, ModelProgram } from "../../runtime/program.js";
+import type { DataSpec } from "../../runtime/program.js";
 import type { Dataset } from "../../runtime/data/dataset.js";
 import { loadMnist, readCsvFile, readIdxDataset } from "../../runtime/data/node.js";
 import { UsageError } from "./args.js";
@@ -65,20 +63,6 @@ export function deviceChoice(choice: string | undefined): DeviceChoice | undefin
 export async function device(choice: string | undefined): Promise<NncDevice> {
   const checked = deviceChoice(choice);
   return acquireDevice(checked === undefined ? {} : { device: checked });
-}
-
-/** Compiles FILE for `dev`; diagnostics are printed and end the command with exit 1. */
-export function compileFor(
-  path: string,
-  dev: NncDevice,
-  opts: { run?: string; batch?: number },
-): ModelProgram {
-  const r = compileFile(path, { ...opts, limits: dev.limits });
-  if (!r.program) {
-    for (const d of r.diagnostics) process.stderr.write(renderDiagnostic(r.sources, d) + "\n");
-    throw new Reported(1);
-  }
-  return r.program;
 }
 
 /** Loads a train run's data source; relative paths are taken from the `.nn` file's folder. */

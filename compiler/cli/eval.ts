@@ -6,7 +6,8 @@ import { readCheckpoint } from "../../runtime/checkpoint-node.js";
 import { NncModel } from "../../runtime/model.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
 import { parseArgs, UsageError, usage, type FlagSpec } from "./args.js";
-import { compileFor, device, guard, loadData, requireFile } from "./common.js";
+import { compileForTuned } from "./tuning.js";
+import { device, guard, loadData, requireFile } from "./common.js";
 import { checkpointTensors } from "../../runtime/program.js";
 
 const flags: Record<string, FlagSpec> = {
@@ -35,7 +36,13 @@ export async function run(args: string[]): Promise<number> {
       throw new UsageError("--data must be validate or train");
     const dev = await device(f.device as string | undefined);
     try {
-      const program = compileFor(file, dev, f.run !== undefined ? { run: f.run as string } : {});
+      // The kernels `nnc train` used on this device: its cached tuning, no new search.
+      const program = await compileForTuned(
+        file,
+        dev,
+        f.run !== undefined ? { run: f.run as string } : {},
+        { search: false, device: f.device as string | undefined },
+      );
       // Validate the checkpoint before any slow work.
       const ckpt = readCheckpoint(weights, checkpointTensors(program));
       const spec =

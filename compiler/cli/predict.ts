@@ -9,7 +9,8 @@ import { NncModel } from "../../runtime/model.js";
 import { nncError } from "../../runtime/errors.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
 import { parseArgs, UsageError, usage, type FlagSpec } from "./args.js";
-import { compileFor, device, guard, requireFile } from "./common.js";
+import { compileForTuned } from "./tuning.js";
+import { device, guard, requireFile } from "./common.js";
 import { checkpointTensors } from "../../runtime/program.js";
 
 const flags: Record<string, FlagSpec> = {
@@ -56,7 +57,13 @@ export async function run(args: string[]): Promise<number> {
     for (const p of inputs) requireFile("predict", p, "an input");
     const dev = await device(f.device as string | undefined);
     try {
-      const program = compileFor(file, dev, f.run !== undefined ? { run: f.run as string } : {});
+      // The kernels `nnc train` used on this device: its cached tuning, no new search.
+      const program = await compileForTuned(
+        file,
+        dev,
+        f.run !== undefined ? { run: f.run as string } : {},
+        { search: false, device: f.device as string | undefined },
+      );
       const ckpt = readCheckpoint(weights, checkpointTensors(program));
       const shape = program.inputs[0]!.shape;
       const per = shape.reduce((a, b) => a * b, 1);
