@@ -164,7 +164,7 @@ function checkTrainOnce(
         });
       }
     }
-    if (fwd && config.augment.length > 0) checkAugmentInput(e, decl, config, fwd.run.inputs);
+    if (config.augment.length > 0) checkAugment(e, decl, config, fwd?.run.inputs ?? null);
     if (fwd) {
       const layers = [...new Set(e.b.variables.map((v) => v.layer))];
       for (const f of config.freeze) {
@@ -225,21 +225,43 @@ function checkTrainOnce(
   return { config, diagnostics: e.diagnostics };
 }
 
+/** The ranges runtime/augment.ts accepts: each augmentation's argument and its bounds. */
+const AUGMENT_RANGES: Readonly<Record<string, { arg: string; max?: number; text: string }>> = {
+  random_shift: { arg: "pixels", text: "pixels, 0 or more" },
+  random_rotate: { arg: "degrees", text: "degrees, 0 or more" },
+  random_zoom: { arg: "factor", max: 1, text: "a factor from 0 to below 1" },
+};
+
 /**
  * Augmentations resample images (runtime/augment.ts), so the model must take exactly one
- * input shaped [H, W, C] or [H, W]; otherwise NN3020 at the `augment` setting.
+ * input shaped [H, W, C] or [H, W] (NN3020 otherwise), and each range must be one the runtime
+ * can draw from (NN3004), both at the `augment` setting. `inputs` is null when the model
+ * could not be built (its own diagnostics say why).
  */
-function checkAugmentInput(
+function checkAugment(
   e: Elab,
   decl: ast.TrainDecl,
   config: TrainConfig,
-  inputs: readonly { name: string; shape: Shape }[],
+  inputs: readonly { name: string; shape: Shape }[] | null,
 ): void {
+  const setting = decl.entries.find((x) => x.kind === "Setting" && x.key.name === "augment");
+  const span = setting && setting.kind === "Setting" ? setting.value.span : decl.name.span;
+  for (const a of config.augment) {
+    const range = AUGMENT_RANGES[a.name];
+    const v = range ? a.args[range.arg] : undefined;
+    if (range && v !== undefined && (v < 0 || (range.max !== undefined && v >= range.max))) {
+      e.report("NN3004", span, {
+        name: "augment",
+        expected: `${a.name}(${range.text})`,
+        found: `${a.name}(${v})`,
+      });
+    }
+  }
+  if (!inputs) return;
   const notImage = inputs.find((i) => i.shape.length < 2 || i.shape.length > 3);
   const bad = notImage ?? (inputs.length > 1 ? inputs[1] : undefined);
   if (!bad) return;
-  const setting = decl.entries.find((x) => x.kind === "Setting" && x.key.name === "augment");
-  e.report("NN3020", setting && setting.kind === "Setting" ? setting.value.span : decl.name.span, {
+  e.report("NN3020", span, {
     model: config.model?.decl.name.name ?? "the model",
     input: bad.name,
     shape: formatShape(bad.shape),
