@@ -96,6 +96,32 @@ export interface QuietOptions {
    * from ending on Ctrl-C.
    */
   readonly forwardSignals?: boolean;
+  /** Node options of the child (default: this process's `process.execArgv`). */
+  readonly execArgv?: readonly string[];
+}
+
+/** Options that choose what node runs, taking the next argument as their value. */
+const runsWithValue = new Set(["-e", "--eval", "-p", "--print"]);
+
+/**
+ * `process.execArgv` fit for a child that runs another script: without the options that would
+ * make node run something else (`-e CODE`, `-p`, `-i`, `--test`, `--watch`) or clash with this
+ * process (`--inspect*`). Profiling, memory and preload options stay.
+ */
+export function helperExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (runsWithValue.has(a)) {
+      i++;
+      continue;
+    }
+    const name = a.split("=")[0]!;
+    if (runsWithValue.has(name) || ["-i", "--interactive", "--input-type"].includes(name)) continue;
+    if (/^--(test|watch|inspect)/.test(name)) continue;
+    out.push(a);
+  }
+  return out;
 }
 
 /**
@@ -105,7 +131,7 @@ export interface QuietOptions {
  */
 export function spawnQuiet(args: readonly string[], opts: QuietOptions = {}): QuietChild {
   const debug = Boolean(process.env.NNC_DEBUG);
-  const child = spawn(process.execPath, [...process.execArgv, ...args], {
+  const child = spawn(process.execPath, [...(opts.execArgv ?? process.execArgv), ...args], {
     stdio: [opts.stdin ?? "inherit", opts.stdout ?? "inherit", debug ? "inherit" : "pipe"],
     env: opts.env ?? process.env,
   });

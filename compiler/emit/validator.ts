@@ -6,7 +6,7 @@
  * format the module meanwhile, since the kernels compile in the other process.
  */
 import { fileURLToPath } from "node:url";
-import { spawnQuiet, type QuietChild } from "../../runtime/quiet.js";
+import { helperExecArgv, spawnQuiet, type QuietChild } from "../../runtime/quiet.js";
 import type { KernelSource } from "./kernel-compile.js";
 import { replyMarker, type ValidatorReply } from "./validator-protocol.js";
 
@@ -25,6 +25,7 @@ export function startValidator(choice: string | undefined): Validator {
     stdin: "pipe",
     stdout: "pipe",
     forwardSignals: false,
+    execArgv: helperExecArgv(),
   });
   const { child } = quiet;
   let stdout = "";
