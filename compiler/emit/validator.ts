@@ -5,6 +5,7 @@
  * re-running the whole command in a child. `compile` hands it the kernels; this process can
  * format the module meanwhile, since the kernels compile in the other process.
  */
+import type { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { helperExecArgv, spawnQuiet, type QuietChild } from "../../runtime/quiet.js";
 import type { KernelSource } from "./kernel-compile.js";
@@ -54,6 +55,12 @@ export function startValidator(choice: string | undefined): Validator {
       child.stdin!.end(JSON.stringify({ kernels }));
       const line = await reply;
       finish();
+      // The reply is all this process wants: it need not wait for Dawn's teardown to end. What
+      // the validator still writes goes to the pipes, never to the terminal.
+      if (line !== undefined) {
+        child.unref();
+        for (const pipe of [child.stdout, child.stderr]) (pipe as Socket | null)?.unref();
+      }
       if (line === undefined) {
         throw new Error(`the kernel validator exited with code ${await quiet.exit}`);
       }
