@@ -44,6 +44,8 @@ export interface DeviceData {
 
 const PARAMS_BYTES = 16 + 256 * 4;
 const WORKGROUP = 256;
+/** Invocations per sample in the plain gather (a row of MNIST is 196 words). */
+const ROW_WORKGROUP = 64;
 
 /** Bytes the device copy of `ds` takes. */
 export function deviceDataBytes(ds: Dataset): number {
@@ -116,7 +118,8 @@ export function gatherWgsl(
     ? `v = augmented(order[params.offset + r] * PER, r, i - r * PER);`
     : `let e = order[params.offset + r] * PER + (i - r * PER);
       ${load}`;
-  const header = aug ? `, augmented ${aug.height}x${aug.width}x${aug.channels}` : "";
+  if (!aug) return plainGatherWgsl(t, bytes, labelsAt);
+  const header = `, augmented ${aug.height}x${aug.width}x${aug.channels}`;
   return `// nnc gather: batch ${batch} x ${per} values, ${classes} classes, ${bytes ? "bytes" : "f32"}${header}
 struct Params {
   offset: u32,
@@ -157,6 +160,85 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     y[j] = v;
   }
   ${t.step ? `if (i == 0u) { step[0] = ${stepType}(params.step); }` : ""}
+}
+`;
+}
+
+/**
+ * The gather without augmentation: one workgroup per batch row, its invocations striding over
+ * the row (a word of four bytes each when a sample is a whole number of words), so a batch is
+ * `batch` workgroups instead of one invocation per value. Values are the table's, as on the
+ * host; the rest of a partial batch is zero.
+ */
+function plainGatherWgsl(t: FeedTarget, bytes: boolean, labelsAt: number): string {
+  const { batch, per, classes } = t;
+  const stepType = t.step?.dtype === "i32" ? "i32" : "f32";
+  const words = bytes && per % 4 === 0;
+  const inputs = words
+    ? `for (var w = lid; w < PER / 4u; w += ${ROW_WORKGROUP}u) {
+    var v = vec4<f32>(0.0);
+    if (valid) {
+      let word = data[s * (PER / 4u) + w];
+      v = vec4<f32>(lut(word & 255u), lut((word >> 8u) & 255u), lut((word >> 16u) & 255u), lut(word >> 24u));
+    }
+    x[r * (PER / 4u) + w] = v;
+  }`
+    : `for (var k = lid; k < PER; k += ${ROW_WORKGROUP}u) {
+    var v = 0.0;
+    if (valid) {
+      let e = s * PER + k;
+      ${bytes ? "v = lut((data[e >> 2u] >> ((e & 3u) * 8u)) & 255u);" : "v = bitcast<f32>(data[e]);"}
+    }
+    x[r * PER + k] = v;
+  }`;
+  return `// nnc gather: batch ${batch} x ${per} values, ${classes} classes, ${bytes ? "bytes" : "f32"}, a workgroup per sample
+struct Params {
+  offset: u32,
+  count: u32,
+  step: u32,
+  pad: u32,
+  table: array<vec4<f32>, 64>,
+}
+@group(0) @binding(0) var<storage, read> data: array<u32>;
+@group(0) @binding(1) var<storage, read> order: array<u32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read_write> x: array<${words ? "vec4<f32>" : "f32"}>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+${t.step ? `@group(0) @binding(5) var<storage, read_write> step: array<${stepType}>;` : ""}
+
+const B: u32 = ${batch}u;
+const PER: u32 = ${per}u;
+const CLASSES: u32 = ${classes}u;
+const LABELS: u32 = ${labelsAt}u;
+
+fn lut(b: u32) -> f32 {
+  return params.table[b >> 2u][b & 3u];
+}
+
+@compute @workgroup_size(${ROW_WORKGROUP})
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let r = wid.x + wid.y * groups.x;
+  if (r >= B) {
+    return;
+  }
+  let valid = r < params.count;
+  var s = 0u;
+  if (valid) {
+    s = order[params.offset + r];
+  }
+  ${inputs}
+  for (var c = lid; c < CLASSES; c += ${ROW_WORKGROUP}u) {
+    var v = 0.0;
+    if (valid && data[LABELS + s] == c) {
+      v = 1.0;
+    }
+    y[r * CLASSES + c] = v;
+  }
+  ${t.step ? `if (r == 0u && lid == 0u) { step[0] = ${stepType}(params.step); }` : ""}
 }
 `;
 }
@@ -208,8 +290,11 @@ export class Feeder {
       layout: pipeline.getBindGroupLayout(0),
       entries,
     });
-    const threads = target.batch * (target.per + target.classes);
-    const total = Math.ceil(threads / WORKGROUP);
+    // The plain gather runs a workgroup per sample; the augmented one an invocation per value.
+    const total =
+      augment !== undefined && augments(augment.ranges)
+        ? Math.ceil((target.batch * (target.per + target.classes)) / WORKGROUP)
+        : target.batch;
     const most = nnc.limits.maxComputeWorkgroupsPerDimension;
     const gx = Math.min(total, most);
     this.groups = [gx, Math.ceil(total / gx)];
