@@ -47,7 +47,7 @@ function help(): string {
     "Usage:",
     ...lines,
     "",
-    "Run `nnc COMMAND --help` for a command's options. NNC_DEBUG=1 prints phase timings.",
+    "Run `nnc COMMAND --help` for a command's options. NNC_DEBUG=1 prints phase timings and, after `nnc train`, each kernel's time.",
   ].join("\n");
 }
 
