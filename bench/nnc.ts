@@ -78,14 +78,19 @@ async function createNncTrainer(
     classes,
   };
   return {
-    notes: `${dev.description}; ${program.step.kernels.length} kernels per step; training set resident on the device`,
-    async stepIndices(idx, _y, wantLoss) {
-      if (!wantLoss) {
-        await m.queueTrainStepOn(resident, idx);
-        return undefined;
-      }
-      return (await m.trainStepOn(resident, idx)).loss;
-    },
+    notes: `${dev.description}; ${program.step.kernels.length} kernels per step${process.env.NNC_FEED === "host" ? "; batches written by the host" : "; training set resident on the device"}`,
+    // NNC_FEED=host: the protocol's float batches, written every step, as the peers get them.
+    ...(process.env.NNC_FEED === "host"
+      ? {}
+      : {
+          async stepIndices(idx: Uint32Array, _y: Uint8Array, wantLoss: boolean) {
+            if (!wantLoss) {
+              await m.queueTrainStepOn(resident, idx);
+              return undefined;
+            }
+            return (await m.trainStepOn(resident, idx)).loss;
+          },
+        }),
     async step(x, y, wantLoss) {
       onehot.fill(0);
       for (let i = 0; i < y.length; i++) onehot[i * classes + y[i]!] = 1;
