@@ -1,11 +1,12 @@
 /**
  * @file nnc's own benchmark row, measured by the same protocol as the peers: the model is
  * compiled from `.nn` (examples/mnist.nn for the CNN, examples/mlp.nn for the MLP, at the
- * protocol's batch sizes) into a ModelProgram and run through NncModel, the one execution path
+ * protocol's batch sizes, with the tuned kernel parameters `nnc train` uses) into a ModelProgram
+ * and run through NncModel, the one execution path
  * `nnc train` and built modules share, starting from the same initial weights as every peer.
  * Steps are queued without waiting except when the protocol asks for the loss.
  */
-import { compileFile } from "../compiler/compile.js";
+import { compileForTuned, trainBudgetMs } from "../compiler/cli/tuning.js";
 import { acquireDevice } from "../runtime/device.js";
 import type { Dataset } from "../runtime/data/dataset.js";
 import { NncModel } from "../runtime/model.js";
@@ -48,13 +49,14 @@ async function createNncTrainer(
 ): Promise<Trainer> {
   const dev = await acquireDevice();
   const path = fileURLToPath(new URL(`../../${files[model]}`, import.meta.url));
-  const r = compileFile(path, {
-    limits: dev.limits,
-    batch: opts.batchSize,
-    inferBatch: opts.inferBatch,
-  });
-  if (!r.program) throw new Error(r.diagnostics.map((d) => `${d.code}: ${d.message}`).join("\n"));
-  const program = r.program;
+  // As `nnc train` compiles: the tune cache's kernel parameters for this adapter, after a
+  // bounded search for shapes it lacks (NNC_TUNE=0: heuristics only).
+  const program = await compileForTuned(
+    path,
+    dev,
+    { batch: opts.batchSize, inferBatch: opts.inferBatch },
+    { search: true, device: undefined, budgetMs: trainBudgetMs },
+  );
   const m = await NncModel.create(program, dev, { seed: opts.seed });
   m.setWeights(
     initialParams(model, opts.seed).map((p) => ({
