@@ -30,6 +30,8 @@ export interface CompileOptions {
   readonly text?: string;
   /** Which combination of the run's `search` options to compile (0-based, default 0). */
   readonly trial?: number;
+  /** Sizes of symbolic dimensions of the model's inputs (`{ T: 100 }`). */
+  readonly bindings?: Readonly<Record<string, number>>;
 }
 
 export interface CompileResult {
@@ -142,7 +144,8 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
     ]);
   }
   const trial = opts.trial ?? 0;
-  const probe = lowerTrainChecked(program, run, { batch: opts.batch ?? 1, trial });
+  const bindings = opts.bindings ?? {};
+  const probe = lowerTrainChecked(program, run, { batch: opts.batch ?? 1, trial, bindings });
   if (!probe.train) return fail(probe.diagnostics);
   const batch = opts.batch ?? probe.train.configuredBatch;
   const inferBatch = opts.inferBatch ?? 256;
@@ -155,8 +158,8 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
       }),
     ]);
   }
-  const stepL = lowerTrainChecked(program, run, { batch, trial });
-  const inferL = lowerTrainChecked(program, run, { batch: inferBatch, trial });
+  const stepL = lowerTrainChecked(program, run, { batch, trial, bindings });
+  const inferL = lowerTrainChecked(program, run, { batch: inferBatch, trial, bindings });
   if (!stepL.train || !inferL.train) return fail([...stepL.diagnostics, ...inferL.diagnostics]);
   const st = stepL.train;
   if (st.steps.length !== 1 || !inferL.train.evaluate || !inferL.train.predict) {

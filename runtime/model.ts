@@ -467,7 +467,9 @@ export class NncModel {
     augment?: AugmentSpec,
   ): Promise<Feeder | null> {
     const p = this.program;
+    // The gather writes f32 values: integer inputs (token ids) are written by the host.
     if (feed === "host" || p.inputs.length !== 1 || !executor.hasInput("label")) return null;
+    if (p.inputs[0]!.dtype !== "f32") return null;
     const per = sampleSize({ sampleShape: p.inputs[0]!.shape });
     // The same checks, with the same messages, as the host path's per-batch writes.
     this.checkLength(`input ${this.inputName()}`, { length: batch * sampleSize(data) }, per, batch);

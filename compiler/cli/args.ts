@@ -84,3 +84,25 @@ export function usage(
   });
   return [`Usage: nnc ${command} ${synopsis}`, "", "Options:", ...rows].join("\n");
 }
+
+/** The help line of `--dim`, shared by the commands that compile. */
+export const dimFlag: FlagSpec = {
+  kind: "string",
+  help: "sizes of symbolic dimensions of the model's inputs, e.g. T=100 (several: T=100,U=8)",
+};
+
+/** Parses `--dim T=100,U=8` into `{ T: 100, U: 8 }` (undefined: none); a bad value is a usage error. */
+export function parseDims(value: unknown): Record<string, number> | undefined {
+  if (value === undefined) return undefined;
+  const out: Record<string, number> = {};
+  for (const part of String(value).split(",")) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([0-9]+)\s*$/.exec(part);
+    if (!m || Number(m[2]) < 1) {
+      throw new UsageError(
+        `option --dim needs NAME=N with N a positive integer (several: T=100,U=8), got '${part}'`,
+      );
+    }
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}

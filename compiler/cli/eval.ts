@@ -5,7 +5,7 @@
 import { readCheckpoint } from "../../runtime/checkpoint-node.js";
 import { NncModel } from "../../runtime/model.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
-import { parseArgs, UsageError, usage, type FlagSpec } from "./args.js";
+import { dimFlag, type FlagSpec, parseArgs, parseDims, usage, UsageError } from "./args.js";
 import { compileForTuned } from "./tuning.js";
 import { device, guard, loadData, requireFile } from "./common.js";
 import { checkpointTensors } from "../../runtime/program.js";
@@ -15,6 +15,7 @@ const flags: Record<string, FlagSpec> = {
   data: { kind: "string", help: "validate (default) | train: which of the run's data sets" },
   limit: { kind: "int", help: "use only the first N samples" },
   run: { kind: "string", help: "which train section, when the file has several" },
+  dim: dimFlag,
   device: { kind: "string", help: "auto | gpu | llvmpipe | swiftshader (env NNC_DEVICE)" },
   json: { kind: "boolean", help: "print the result as JSON on stdout" },
   help: { kind: "boolean", alias: "h", help: "show this help" },
@@ -40,7 +41,10 @@ export async function run(args: string[]): Promise<number> {
       const program = await compileForTuned(
         file,
         dev,
-        f.run !== undefined ? { run: f.run as string } : {},
+        {
+          ...(f.run !== undefined ? { run: f.run as string } : {}),
+          ...(f.dim !== undefined ? { bindings: parseDims(f.dim)! } : {}),
+        },
         { search: false, device: f.device as string | undefined },
       );
       // Validate the checkpoint before any slow work.

@@ -8,7 +8,7 @@ import { readIdxFile, readPng } from "../../runtime/data/node.js";
 import { NncModel } from "../../runtime/model.js";
 import { nncError } from "../../runtime/errors.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
-import { parseArgs, UsageError, usage, type FlagSpec } from "./args.js";
+import { dimFlag, type FlagSpec, parseArgs, parseDims, usage, UsageError } from "./args.js";
 import { compileForTuned } from "./tuning.js";
 import { device, guard, requireFile } from "./common.js";
 import { checkpointTensors } from "../../runtime/program.js";
@@ -16,6 +16,7 @@ import { checkpointTensors } from "../../runtime/program.js";
 const flags: Record<string, FlagSpec> = {
   weights: { kind: "string", alias: "w", help: "safetensors checkpoint (required)" },
   run: { kind: "string", help: "which train section, when the file has several" },
+  dim: dimFlag,
   limit: { kind: "int", help: "at most N images from an IDX file" },
   invert: { kind: "boolean", help: "invert PNG images (dark digits on a light background)" },
   device: { kind: "string", help: "auto | gpu | llvmpipe | swiftshader (env NNC_DEVICE)" },
@@ -61,7 +62,10 @@ export async function run(args: string[]): Promise<number> {
       const program = await compileForTuned(
         file,
         dev,
-        f.run !== undefined ? { run: f.run as string } : {},
+        {
+          ...(f.run !== undefined ? { run: f.run as string } : {}),
+          ...(f.dim !== undefined ? { bindings: parseDims(f.dim)! } : {}),
+        },
         { search: false, device: f.device as string | undefined },
       );
       const ckpt = readCheckpoint(weights, checkpointTensors(program));

@@ -18,7 +18,7 @@ import { formatProfile, kernelProfileOf, profilingRequested } from "../../runtim
 import { checkpointTensors, type ModelProgram } from "../../runtime/program.js";
 import { Progress } from "../../runtime/progress.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
-import { parseArgs, usage, type FlagSpec } from "./args.js";
+import { dimFlag, parseArgs, parseDims, usage, type FlagSpec } from "./args.js";
 import { device, guard, loadData, requireFile } from "./common.js";
 import { compileForTuned, trainBudgetMs } from "./tuning.js";
 
@@ -32,6 +32,7 @@ const flags: Record<string, FlagSpec> = {
   },
   out: { kind: "string", alias: "o", help: "output folder (default: out/<Model>)" },
   run: { kind: "string", help: "which train section to run, when the file has several" },
+  dim: dimFlag,
   device: { kind: "string", help: "auto | gpu | llvmpipe | swiftshader (env NNC_DEVICE)" },
   json: { kind: "boolean", help: "print a JSON summary on stdout at the end" },
   trial: {
@@ -55,6 +56,7 @@ export async function run(args: string[]): Promise<number> {
       return 0;
     }
     const file = requireFile("train", positionals[0]);
+    const dims = parseDims(f.dim);
     const started = performance.now();
     const dev = await device(f.device as string | undefined);
     try {
@@ -66,6 +68,7 @@ export async function run(args: string[]): Promise<number> {
           {
             ...(f.run !== undefined ? { run: f.run as string } : {}),
             ...(f.batch !== undefined ? { batch: f.batch as number } : {}),
+            ...(dims ? { bindings: dims } : {}),
             trial,
           },
           {

@@ -117,7 +117,13 @@ async function tuneOn(
 export async function compileForTuned(
   path: string,
   dev: NncDevice,
-  opts: { run?: string; batch?: number; inferBatch?: number; trial?: number },
+  opts: {
+    run?: string;
+    batch?: number;
+    inferBatch?: number;
+    trial?: number;
+    bindings?: Readonly<Record<string, number>>;
+  },
   mode: TuneMode,
 ): Promise<ModelProgram> {
   const compile = () => compileFile(path, { ...opts, limits: dev.limits });

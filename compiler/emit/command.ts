@@ -36,13 +36,14 @@ import type { KernelSource } from "./kernel-compile.js";
 import { startValidator, type Validator } from "./validator.js";
 import { defaultLimits } from "../../runtime/plan.js";
 import type { ModelProgram } from "../../runtime/program.js";
-import { parseArgs, UsageError, usage, type FlagSpec } from "../cli/args.js";
+import { parseArgs, UsageError, usage, type FlagSpec, dimFlag, parseDims } from "../cli/args.js";
 import { deviceChoice, guard, Reported, requireFile } from "../cli/common.js";
 import { buildTuning } from "../cli/tuning.js";
 
 const flags: Record<string, FlagSpec> = {
   out: { kind: "string", alias: "o", help: "output folder (default: the current folder)" },
   run: { kind: "string", help: "build only this train section (default: every one)" },
+  dim: dimFlag,
   standalone: {
     kind: "boolean",
     help: "write <Model>.js with the runtime bundled in, and <Model>.d.ts",
@@ -89,12 +90,17 @@ interface Built {
   readonly program: ModelProgram;
 }
 
-function compileRuns(file: string, run: string | undefined): Built[] {
+function compileRuns(
+  file: string,
+  run: string | undefined,
+  bindings?: Readonly<Record<string, number>>,
+): Built[] {
   const runs = run !== undefined ? [run] : trainRuns(file);
   const built: Built[] = [];
   for (const r of runs.length > 0 ? runs : [undefined]) {
     const result = compileFile(file, {
       ...(r !== undefined ? { run: r } : {}),
+      ...(bindings ? { bindings } : {}),
       limits: defaultLimits,
     });
     if (!result.program) {
@@ -349,9 +355,9 @@ async function buildFile(
   const choice = f.device as string | undefined;
   // Kernel parameters: the tune cache's winners for this device, measured first with --tune.
   await buildTuning(f.tune === true, choice, () =>
-    compileRuns(file, f.run as string | undefined).map((b) => b.result),
+    compileRuns(file, f.run as string | undefined, parseDims(f.dim)).map((b) => b.result),
   );
-  const built = compileRuns(file, f.run as string | undefined);
+  const built = compileRuns(file, f.run as string | undefined, parseDims(f.dim));
   timing("compile");
   if (emit !== undefined) {
     await printPhase(emit, built, standalone);

@@ -64,7 +64,7 @@ export const checkMessages = {
   NN3017: "model {model} outputs {found}, but the data's labels are {expected}",
   NN3018: "unknown train '{name}'{hint}",
   NN3019:
-    "the size of dimension '{name}' is unknown; bind it to a number to build the graphs (e.g. {name}=100)",
+    "the size of dimension '{name}' is unknown; bind it to a number to build the graphs (e.g. --dim {name}=100)",
   NN3020:
     "augmentations transform images, but model {model} takes {input}: {shape}; an image input is [H, W, C] or [H, W]",
 } as const;
