@@ -5,7 +5,9 @@
  * `.nn` file; then it reads the kernels as one JSON object on stdin, compiles them all, and
  * writes one reply line on stdout: `nnc-validate: {...}` (see `ValidatorReply`). Usage:
  * `node validate-child.js [DEVICE]` (DEVICE as `nnc build --device`; NNC_DEVICE overrides it).
- * Imports only the runtime's device module and kernel-compile.ts, so it starts quickly.
+ * Kernels the kernel cache knows compiled on this adapter are not compiled again
+ * (kernel-cache.ts). Imports only the runtime's device module, kernel-compile.ts and
+ * kernel-cache.ts, so it starts quickly.
  */
 import { acquireDevice, type DeviceChoice, type NncDevice } from "../../runtime/device.js";
 import { isNncError, renderNncError } from "../../runtime/errors.js";
@@ -15,6 +17,7 @@ import {
   type CompileTarget,
   type KernelSource,
 } from "./kernel-compile.js";
+import { kernelCachePath, kernelKeys, readKernelCache, writeKernelCache } from "./kernel-cache.js";
 import { replyMarker, type ValidatorReply } from "./validator-protocol.js";
 
 type Ready = { dev: NncDevice; target: CompileTarget } | { reply: ValidatorReply };
@@ -40,6 +43,32 @@ function readStdin(): Promise<string> {
   });
 }
 
+/**
+ * Each kernel's error text (null: it compiled), compiling only those the kernel cache does not
+ * know compiled on this adapter (kernel-cache.ts); the ones that compile now join the cache.
+ */
+async function compileUncached(
+  device: string,
+  target: CompileTarget,
+  kernels: readonly KernelSource[],
+): Promise<(string | null)[]> {
+  const path = kernelCachePath();
+  if (path === null) return (await compileKernels(target, kernels)).map((e) => e ?? null);
+  const keys = kernelKeys(device, kernels);
+  const known = readKernelCache(path);
+  const cached = new Set(known);
+  const todo = kernels.map((_, i) => i).filter((i) => !cached.has(keys[i]!));
+  const errors: (string | null)[] = kernels.map(() => null);
+  const results = await compileKernels(
+    target,
+    todo.map((i) => kernels[i]!),
+  );
+  todo.forEach((i, j) => (errors[i] = results[j] ?? null));
+  const compiled = todo.filter((i) => errors[i] === null).map((i) => keys[i]!);
+  if (compiled.length > 0) writeKernelCache(path, [...known, ...compiled]);
+  return errors;
+}
+
 async function main(): Promise<void> {
   const arg = process.argv[2];
   const ready = prepare(arg === undefined || arg === "" ? undefined : (arg as DeviceChoice));
@@ -54,7 +83,7 @@ async function main(): Promise<void> {
       : {
           kind: "compiled",
           device: r.dev.description,
-          errors: (await compileKernels(r.target, kernels)).map((e) => e ?? null),
+          errors: await compileUncached(r.dev.description, r.target, kernels),
         };
   // Exit as soon as the reply is out: tearing Dawn down costs tens of milliseconds that no one
   // waits for.
