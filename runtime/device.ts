@@ -125,9 +125,11 @@ function parseChoice(s: string | undefined): DeviceChoice | undefined {
  * adapter when there is one, else llvmpipe. Throws a DeviceError naming what to install when
  * no adapter can be made. With `profile` (default: NNC_DEBUG is set) the device gets the
  * adapter's `timestamp-query` feature where it has one, for per-kernel times (profile.ts).
+ * With `defaultLimits` the device keeps WebGPU's default limits instead of the adapter's (what
+ * `nnc build` validates portable kernels against).
  */
 export async function acquireDevice(
-  opts: { device?: DeviceChoice; profile?: boolean } = {},
+  opts: { device?: DeviceChoice; profile?: boolean; defaultLimits?: boolean } = {},
 ): Promise<NncDevice> {
   const profile = opts.profile ?? profilingRequested();
   const choice = parseChoice(process.env.NNC_DEVICE) ?? opts.device ?? "auto";
@@ -154,7 +156,9 @@ export async function acquireDevice(
   const { gpu, adapter, compat } = found;
   const requiredLimits: Record<string, number> = {};
   const al = adapter.limits as unknown as Record<string, number>;
-  for (const k of limitKeys) if (typeof al[k] === "number") requiredLimits[k] = al[k]!;
+  if (!opts.defaultLimits) {
+    for (const k of limitKeys) if (typeof al[k] === "number") requiredLimits[k] = al[k]!;
+  }
   const timestamps = profile && adapter.features.has("timestamp-query");
   const device = await adapter.requestDevice({
     requiredLimits,

@@ -11,12 +11,7 @@
  */
 import { acquireDevice, type DeviceChoice, type NncDevice } from "../../runtime/device.js";
 import { isNncError, renderNncError } from "../../runtime/errors.js";
-import {
-  compileKernels,
-  defaultLimitsDevice,
-  type CompileTarget,
-  type KernelSource,
-} from "./kernel-compile.js";
+import { compileKernels, type CompileTarget, type KernelSource } from "./kernel-compile.js";
 import { kernelCachePath, kernelKeys, readKernelCache, writeKernelCache } from "./kernel-cache.js";
 import { replyMarker, type ValidatorReply } from "./validator-protocol.js";
 
@@ -25,8 +20,13 @@ type Ready = { dev: NncDevice; target: CompileTarget } | { reply: ValidatorReply
 /** The device and the default-limits device to compile on, or the reply that says why not. */
 async function prepare(choice: DeviceChoice | undefined): Promise<Ready> {
   try {
-    const dev = await acquireDevice(choice === undefined ? {} : { device: choice });
-    return { dev, target: await defaultLimitsDevice(dev) };
+    // One device, with WebGPU's default limits: the kernels are checked against those.
+    const dev = await acquireDevice({
+      defaultLimits: true,
+      profile: false,
+      ...(choice === undefined ? {} : { device: choice }),
+    });
+    return { dev, target: { device: dev.device, own: false } };
   } catch (e) {
     if (isNncError(e)) return { reply: { kind: "failure", text: renderNncError(e) } };
     return { reply: { kind: "internal", message: e instanceof Error ? e.message : String(e) } };
