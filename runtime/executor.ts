@@ -17,6 +17,7 @@ import type {
   PlanKernel,
   PlanVariable,
 } from "./plan.js";
+import { numelOf } from "./plan.js";
 import type { KernelProfile, ProfileTarget } from "./profile.js";
 
 export type HostArray = Float32Array | Int32Array;
@@ -189,14 +190,11 @@ interface Step {
   pipeline?: GPUComputePipeline;
 }
 
-function arrayFor(dtype: PlanDType, data: ArrayBuffer, n: number): HostArray {
+/** A copy of the `n` values of `dtype` at byte `offset` of a mapped range. */
+export function arrayFor(dtype: PlanDType, data: ArrayBuffer, n: number, offset = 0): HostArray {
   return dtype === "i32"
-    ? new Int32Array(data, 0, n).slice()
-    : new Float32Array(data, 0, n).slice();
-}
-
-function numelOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
+    ? new Int32Array(data, offset, n).slice()
+    : new Float32Array(data, offset, n).slice();
 }
 
 export interface ExecutorOptions {

@@ -13,7 +13,7 @@ import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./checkp
 import { Batcher, type Batch, type Dataset, sampleSize } from "./data/dataset.js";
 import type { NncDevice } from "./device.js";
 import { nncError } from "./errors.js";
-import { Executor, type HostArray } from "./executor.js";
+import { arrayFor, Executor, type HostArray } from "./executor.js";
 import { canFeedFromDevice, type DeviceData, Feeder, uploadDataset } from "./feeder.js";
 import { checkpointTensors, type ModelProgram, type ProgramVariable } from "./program.js";
 
@@ -208,10 +208,7 @@ export class NncModel {
     this.check();
     this.writeStepInputs(x, y);
     this.queueStep();
-    if (this.queued >= 4) {
-      this.queued = 0;
-      await this.device.device.queue.onSubmittedWorkDone();
-    }
+    await this.keepQueueShort();
   }
 
   /**
@@ -240,20 +237,14 @@ export class NncModel {
     const feeder = await this.feederFor(this.train, data, p.stepBatch);
     if (feeder) {
       feeder.setOrder(order);
-      this.steps++;
-      this.stale = true;
-      const step = this.steps;
-      this.queueStep((enc) => feeder.record(enc, 0, p.stepBatch, step));
+      this.queueFedStep(feeder, 0);
     } else {
       const batcher = new Batcher(data, { batchSize: p.stepBatch, shuffle: false });
       const b = batcher.fill(order, 0);
       this.writeStepInputs(b.x, b.y);
       this.queueStep();
     }
-    if (this.queued >= 4) {
-      this.queued = 0;
-      await this.device.device.queue.onSubmittedWorkDone();
-    }
+    await this.keepQueueShort();
   }
 
   /** `queueTrainStepOn`, then waits for it and returns the step's loss and accuracy. */
@@ -270,6 +261,21 @@ export class NncModel {
   }
 
   private queued = 0;
+
+  /** Every few queued steps, waits for the device to catch up, so the queue stays short. */
+  private async keepQueueShort(): Promise<void> {
+    if (this.queued < 4) return;
+    this.queued = 0;
+    await this.device.device.queue.onSubmittedWorkDone();
+  }
+
+  /** Queues the next training step on the batch `feeder` gathers from `offset` of its order. */
+  private queueFedStep(feeder: Feeder, offset: number): void {
+    this.steps++;
+    this.stale = true;
+    const step = this.steps;
+    this.queueStep((enc) => feeder.record(enc, offset, this.program.stepBatch, step));
+  }
 
   /** Records the step's kernels into one command buffer and submits it without waiting. */
   private queueStep(before?: (encoder: GPUCommandEncoder) => void): void {
@@ -300,7 +306,6 @@ export class NncModel {
         detail: `${data.source}: ${data.count} samples are fewer than one batch of ${p.stepBatch}`,
       });
     }
-    const device = this.device.device;
     const feeder = await this.feederFor(this.train, data, p.stepBatch, opts.feed, augment);
     const results: EpochResult[] = [];
     const progressMs = opts.progressMs ?? 250;
@@ -314,21 +319,15 @@ export class NncModel {
       for (let i = 0; i < steps; i++) {
         if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
         if (feeder) {
-          this.steps++;
-          this.stale = true;
-          const step = this.steps;
-          this.queueStep((enc) => feeder.record(enc, i * p.stepBatch, p.stepBatch, step));
+          this.queueFedStep(feeder, i * p.stepBatch);
         } else {
           // The step this batch feeds (writeStepInputs counts it) keys its augmentation.
           const batch: Batch = batcher.fill(order, i, this.steps + 1);
           this.writeStepInputs(batch.x, batch.y);
           this.queueStep();
         }
-        // Keep the queue short: the host fills the next batch while the device runs this one.
-        if (this.queued >= 4) {
-          this.queued = 0;
-          await device.queue.onSubmittedWorkDone();
-        }
+        // The host fills the next batch while the device runs this one.
+        await this.keepQueueShort();
         const t = now();
         if (opts.onProgress && t - lastProgress >= progressMs) {
           lastProgress = t;
@@ -418,8 +417,8 @@ export class NncModel {
       }
       await results.mapAsync(GPUMapMode.READ);
       const range = results.getMappedRange();
-      const lossRows = hostArray(loss.dtype, range, 0, count);
-      const correctRows = hostArray(correct.dtype, range, rows, count);
+      const lossRows = arrayFor(loss.dtype, range, count, 0);
+      const correctRows = arrayFor(correct.dtype, range, count, rows);
       let l = 0;
       let c = 0;
       for (let k = 0; k < count; k++) {
@@ -599,11 +598,4 @@ export class NncModel {
     this.evaluator.dispose();
     this.predictor.dispose();
   }
-}
-
-/** `count` values of `dtype` at byte `offset` of a mapped range. */
-function hostArray(dtype: string, range: ArrayBuffer, offset: number, count: number): HostArray {
-  return dtype === "i32"
-    ? new Int32Array(range, offset, count)
-    : new Float32Array(range, offset, count);
 }
