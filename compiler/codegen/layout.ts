@@ -145,19 +145,23 @@ export function concatEmitter(ctx: EmitCtx<"concat">): Emitted {
 // Reductions
 
 export interface ReduceSplit {
-  /** WGSL lines defining `base` from the output index `i`. */
+  /** WGSL lines defining `base` from the output index (`i` unless given). */
   readonly baseLines: string[];
   /** Offset of reduced element `r` relative to `base`. */
   readonly offset: (r: string) => string;
   readonly count: number;
 }
 
-export function splitReduce(inShape: readonly number[], axes: readonly number[]): ReduceSplit {
+export function splitReduce(
+  inShape: readonly number[],
+  axes: readonly number[],
+  index = "i",
+): ReduceSplit {
   const st = strides(inShape);
   const kept = inShape.map((_, k) => k).filter((k) => !axes.includes(k));
   const keptShape = kept.map((k) => inShape[k]!);
   const baseLines = [
-    ...coords(keptShape, "i", "k"),
+    ...coords(keptShape, index, "k"),
     `let base = ${linear(kept.map((a, j) => [`k${j}`, st[a]!] as const))};`,
   ];
   const redShape = axes.map((a) => inShape[a]!);

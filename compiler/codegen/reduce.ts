@@ -9,7 +9,8 @@
  */
 import { type EmitCtx, type Emitted, kernels } from "./context.js";
 import { clampWorkgroup, groupKernel, itemsKernel, itemsWorkgroup } from "./tune.js";
-import { coords, linear, literal, numel, strides, u32, wgslType } from "./wgsl.js";
+import { splitReduce } from "./layout.js";
+import { literal, numel, u32, wgslType } from "./wgsl.js";
 import type { DType } from "../primitives.js";
 import type { DeviceLimitsLike } from "../../runtime/plan.js";
 
@@ -32,34 +33,12 @@ function layout(
   axes: readonly number[],
   allowVec = true,
 ): ReduceLayout {
-  const st = strides(inShape);
-  const kept = inShape.map((_, k) => k).filter((k) => !axes.includes(k));
-  const keptShape = kept.map((k) => inShape[k]!);
+  const keptShape = inShape.filter((_, k) => !axes.includes(k));
   const last = inShape.length - 1;
   const w: 1 | 4 =
     allowVec && axes.length > 0 && !axes.includes(last) && inShape[last]! % 4 === 0 ? 4 : 1;
-  const redShape = axes.map((a) => inShape[a]!);
-  const count = numel(redShape);
-  const consecutive = axes.every((a, j) => j === 0 || a === axes[j - 1]! + 1);
-  const offset = (r: string): string => {
-    if (axes.length === 0) return "0u";
-    if (consecutive) {
-      const s = st[axes[axes.length - 1]!]!;
-      return s === 1 ? r : `${r} * ${u32(s)}`;
-    }
-    const rs = strides(redShape);
-    return axes
-      .map((a, j) => {
-        let e = rs[j] === 1 ? r : `(${r} / ${u32(rs[j]!)})`;
-        if (j > 0) e = `(${e} % ${u32(redShape[j]!)})`;
-        return st[a] === 1 ? e : `${e} * ${u32(st[a]!)}`;
-      })
-      .join(" + ");
-  };
-  const baseLines = [
-    ...coords(keptShape, w === 4 ? "(o * 4u)" : "o", "k"),
-    `let base = ${linear(kept.map((a, j) => [`k${j}`, st[a]!] as const))};`,
-  ];
+  // Outputs are quads of consecutive kept elements when w is 4: `o` counts quads.
+  const { baseLines, offset, count } = splitReduce(inShape, axes, w === 4 ? "(o * 4u)" : "o");
   return { baseLines, offset, count, items: numel(keptShape) / w, w };
 }
 
