@@ -55,7 +55,18 @@ export function writeCheckpoint(
   metadata?: Readonly<Record<string, string>>,
   options: WriteCheckpointOptions = {},
 ): void {
-  const bytes = encodeSafetensors(tensors, metadata);
+  writeFileAtomically(path, encodeSafetensors(tensors, metadata), options);
+}
+
+/**
+ * Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename over
+ * `path`, fsync of the folder. A file-system failure is NN5002 naming `path`.
+ */
+export function writeFileAtomically(
+  path: string,
+  bytes: Uint8Array,
+  options: WriteCheckpointOptions = {},
+): void {
   const dir = dirname(path);
   const suffix = `${process.pid}.${Math.floor(Math.random() * 0x100000000).toString(16)}`;
   const temp = join(dir, `.${basename(path)}.${suffix}.tmp`);

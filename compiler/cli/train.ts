@@ -8,11 +8,16 @@
  * loss), and copies the best trial's weights to `DIR/<Model>.safetensors`; `--trial K` trains
  * one trial.
  */
-import { appendFileSync, copyFileSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { describeAugment } from "../../runtime/augment.js";
-import { readCheckpoint, writeCheckpoint } from "../../runtime/checkpoint-node.js";
+import {
+  readCheckpoint,
+  writeCheckpoint,
+  writeFileAtomically,
+} from "../../runtime/checkpoint-node.js";
 import type { Dataset } from "../../runtime/data/dataset.js";
+import type { NncDevice } from "../../runtime/device.js";
 import { NncModel, type EpochResult } from "../../runtime/model.js";
 import { formatProfile, kernelProfileOf, profilingRequested } from "../../runtime/profile.js";
 import { checkpointTensors, type ModelProgram } from "../../runtime/program.js";
@@ -105,7 +110,7 @@ export async function run(args: string[]): Promise<number> {
 
 interface TrainContext {
   readonly file: string;
-  readonly dev: Awaited<ReturnType<typeof device>>;
+  readonly dev: NncDevice;
   readonly f: Record<string, unknown>;
   readonly train: Dataset;
   readonly validation: Dataset | undefined;
@@ -117,7 +122,6 @@ interface TrainOutcome {
   readonly history: readonly EpochResult[];
   readonly interrupted: boolean;
   readonly ckpt: string;
-  readonly metricsPath: string;
   readonly imagesPerSecond: number;
 }
 
@@ -210,15 +214,20 @@ async function trainOne(
       `nnc: ${interrupted ? "stopped" : "done"}${label} in ${seconds.toFixed(1)} s; weights in ${ckpt}, metrics in ${metricsPath}\n`,
     );
     if (profilingRequested()) await printKernelProfile(program);
-    return { program, history, interrupted, ckpt, metricsPath, imagesPerSecond };
+    return { program, history, interrupted, ckpt, imagesPerSecond };
   } finally {
     model.dispose();
   }
 }
 
+/** The last epoch a run finished (none when it was stopped in the first). */
+function lastEpoch(r: TrainOutcome): EpochResult | undefined {
+  return r.history[r.history.length - 1];
+}
+
 /** The `--json` object of one trained program. */
 function summaryJson(ctx: TrainContext, r: TrainOutcome): Record<string, unknown> {
-  const last = r.history[r.history.length - 1];
+  const last = lastEpoch(r);
   const search = r.program.settings.search;
   return {
     model: r.program.model,
@@ -239,7 +248,7 @@ function summaryJson(ctx: TrainContext, r: TrainOutcome): Record<string, unknown
 
 /** The number a search maximises: validation accuracy, else -validation loss, else -loss. */
 function score(r: TrainOutcome): number {
-  const last = r.history[r.history.length - 1];
+  const last = lastEpoch(r);
   if (!last) return -Infinity;
   if (last.valAccuracy !== undefined) return last.valAccuracy;
   if (last.valLoss !== undefined) return -last.valLoss;
@@ -289,11 +298,11 @@ async function searchTrials(
   const ranked = [...done].sort((a, b) => score(b) - score(a));
   const best = ranked[0]!;
   const target = join(outDir, `${first.model}.safetensors`);
-  copyAtomically(best.ckpt, target);
+  writeFileAtomically(target, readFileSync(best.ckpt));
   const pct = (v: number | undefined) => (v === undefined ? "-" : `${(v * 100).toFixed(2)}%`);
   const num = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(4));
   const rows = ranked.map((r) => {
-    const last = r.history[r.history.length - 1];
+    const last = lastEpoch(r);
     const search = r.program.settings.search!;
     return `  ${String(search.trial).padStart(3)}  ${pct(last?.valAccuracy).padStart(8)}  ${num(last?.valLoss).padStart(8)}  ${num(last?.loss).padStart(8)}  ${search.choices.join(", ")}`;
   });
@@ -312,7 +321,7 @@ async function searchTrials(
       checkpoint: target,
       interrupted,
       trials: done.map((r) => {
-        const last = r.history[r.history.length - 1];
+        const last = lastEpoch(r);
         return {
           trial: r.program.settings.search!.trial,
           choices: r.program.settings.search!.choices,
@@ -326,13 +335,6 @@ async function searchTrials(
     process.stdout.write(JSON.stringify(summary) + "\n");
   }
   return interrupted ? 130 : 0;
-}
-
-/** Copies `from` to `to` through a temporary file and a rename (never a half-written `to`). */
-function copyAtomically(from: string, to: string): void {
-  const tmp = join(dirname(to), `.${basename(to)}.${process.pid}.tmp`);
-  copyFileSync(from, tmp);
-  renameSync(tmp, to);
 }
 
 /**
