@@ -10,6 +10,7 @@
  */
 import type { AnyNode, Graph } from "../ir/graph.js";
 import { isElementwise, type OpKind } from "../primitives.js";
+import { numelOf } from "../../runtime/plan.js";
 
 export interface FuseGraph {
   readonly graph: Graph;
@@ -40,11 +41,8 @@ export function isSource(op: OpKind): boolean {
   return op === "input" || op === "param" || op === "state" || op === "constant";
 }
 
-export function numelOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
+// The runtime's element count; fusion modules import it from here.
+export { numelOf };
 
 export function fuseView(graph: Graph, opts: { readonly rewrite: boolean }): FuseGraph {
   const nodes = graph.nodes;
