@@ -6,17 +6,18 @@
  */
 import { checkFile } from "./index.js";
 import { searchesOf } from "./check/train.js";
-import { lowerTrainChecked, type LoweredTrain } from "./ir/lower.js";
+import { lowerTrainChecked, type LoweredStep, type LoweredTrain } from "./ir/lower.js";
 import { GraphBuilder } from "./ir/builder.js";
-import type { Graph } from "./ir/graph.js";
+import type { Graph, Variable } from "./ir/graph.js";
 import { verifyGraph } from "./ir/verify.js";
 import { planKernels } from "./codegen/plan.js";
 import { CompilerBug, type Diagnostic, type SourceMap } from "./diagnostics.js";
 import { diag } from "./messages.js";
 import { isConcrete } from "./dims.js";
 import type { DeviceLimitsLike, KernelPlan } from "../runtime/plan.js";
-import type { DataSpec, ModelProgram, ProgramVariable } from "../runtime/program.js";
+import type { DataSpec, ModelProgram, ProgramStep, ProgramVariable } from "../runtime/program.js";
 import type { DataSource } from "./check/values.js";
+import type { Span } from "./source.js";
 
 export interface CompileOptions {
   /** The train section to compile (default: the only one, else the first). */
@@ -162,7 +163,48 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
   const inferL = lowerTrainChecked(program, run, { batch: inferBatch, trial, bindings });
   if (!stepL.train || !inferL.train) return fail([...stepL.diagnostics, ...inferL.diagnostics]);
   const st = stepL.train;
-  if (st.steps.length !== 1 || !inferL.train.evaluate || !inferL.train.predict) {
+  const planOf = (g: Graph): KernelPlan | readonly Diagnostic[] => {
+    const r = planKernels(g, { limits: opts.limits, sources: checked.sources });
+    return r.diagnostics.length > 0 ? r.diagnostics : r.plan;
+  };
+  const settingsOf = (): ModelProgram["settings"] => ({
+    epochs: st.epochs,
+    batch,
+    seed: st.seed,
+    shuffle: st.shuffle,
+    metrics: st.metrics,
+    data: dataSpec(st.data),
+    validate: dataSpec(st.validate),
+    init: st.init,
+    earlyStop: st.earlyStop
+      ? { metric: st.earlyStop.metric, patience: st.earlyStop.patience }
+      : null,
+    augment: st.augment.map((a) => ({ name: a.name, args: { ...a.args } })),
+    search: {
+      trial: st.trial,
+      trials: st.trials,
+      choices: describeChoices(
+        program.program,
+        program.trains.get(run)!.decl,
+        st.choices,
+        checked.sources,
+      ),
+    },
+  });
+  if (st.stepSections) {
+    const runSpan = program.trains.get(run)!.decl.name.span;
+    const r = compileSteps(st, batch, planOf, settingsOf, path, inferBatch, runSpan);
+    if (!Array.isArray(r)) {
+      return {
+        program: r as ModelProgram,
+        lowered: { step: st, infer: inferL.train },
+        diagnostics: [],
+        sources: checked.sources,
+      };
+    }
+    return fail(r as readonly Diagnostic[]);
+  }
+  if (!inferL.train.evaluate || !inferL.train.predict) {
     return fail([diag("NN4011", program.trains.get(run)!.decl.name.span, { name: run })]);
   }
   const step = withMetricSums(st.step, batch);
@@ -178,10 +220,6 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
     checkGraph(name, g);
   }
   // No unfused fallback: a fusion bug throws (a CompilerBug) so that tests catch it.
-  const planOf = (g: Graph): KernelPlan | readonly Diagnostic[] => {
-    const r = planKernels(g, { limits: opts.limits, sources: checked.sources });
-    return r.diagnostics.length > 0 ? r.diagnostics : r.plan;
-  };
   const plans = [planOf(step), planOf(evaluate), planOf(predict)];
   const planDiags = plans.filter((p): p is readonly Diagnostic[] => Array.isArray(p)).flat();
   if (planDiags.length > 0) return fail(planDiags);
@@ -191,8 +229,36 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
   const features = stepInputs.filter((i) => i.feed === "features");
   const label = stepInputs.find((i) => i.feed === "label");
   const outNode = predict.nodes[predictOut]!;
+  const variables = programVariables(step.variables, st);
+  const perSample = (shape: readonly (number | string)[]) => shape.slice(1) as number[];
+  const modelProgram: ModelProgram = {
+    version: 1,
+    model: st.models[0] ?? run,
+    run,
+    source: path,
+    inputs: features.map((i) => ({ name: i.name, shape: perSample(i.shape), dtype: i.dtype })),
+    classes: label ? (label.shape[1] as number) : 0,
+    output: { name: "output", shape: perSample(outNode.shape), dtype: outNode.dtype },
+    variables,
+    settings: settingsOf(),
+    step: stepPlan!,
+    stepBatch: batch,
+    evaluate: evalPlan!,
+    predict: predictPlan!,
+    inferBatch,
+  };
+  return {
+    program: modelProgram,
+    lowered: { step: st, infer: inferL.train },
+    diagnostics: [],
+    sources: checked.sources,
+  };
+}
+
+/** The program's variables: each with its role (model, optimizer state, metric accumulator). */
+function programVariables(vars: readonly Variable[], st: LoweredTrain): ProgramVariable[] {
   const frozen = new Set(st.freeze);
-  const variables: ProgramVariable[] = step.variables.map((v) => {
+  return vars.map((v) => {
     if (!isConcrete(v.shape)) throw new CompilerBug(`variable ${v.name} has a symbolic shape`);
     const role =
       v.layer === "metrics"
@@ -211,52 +277,95 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
       role,
     };
   });
-  const perSample = (shape: readonly (number | string)[]) => shape.slice(1) as number[];
-  const modelProgram: ModelProgram = {
+}
+
+/** The name of step `name`'s summed-loss accumulator in a multi-step program. */
+export function stepLossSum(name: string): string {
+  return `metrics.${name}.loss_sum`;
+}
+
+/**
+ * A multi-step run (`step NAME { loss; optimizer; updates }` sections) as a program: one
+ * training plan per step, each with its own loss accumulator, over one set of variables (a
+ * variable read by several steps, such as the discriminator's weights, is one variable; each
+ * step updates only its own models' parameters and its optimizer's state). There is no
+ * evaluation or prediction plan: such a run has no labelled loss to evaluate.
+ */
+function compileSteps(
+  st: LoweredTrain,
+  batch: number,
+  planOf: (g: Graph) => KernelPlan | readonly Diagnostic[],
+  settings: () => ModelProgram["settings"],
+  path: string,
+  inferBatch: number,
+  runSpan: Span,
+): ModelProgram | readonly Diagnostic[] {
+  const graphs = st.steps.map((s) => {
+    if (!s.graph.outputs.some((o) => o.name === "loss")) return null;
+    const g = withLossSum(s.graph, batch, stepLossSum(s.name));
+    checkGraph(`step ${s.name}`, g);
+    return g;
+  });
+  if (graphs.some((g) => g === null)) return [diag("NN4011", runSpan, { name: st.name })];
+  const plans = (graphs as Graph[]).map(planOf);
+  const planDiags = plans.filter((p): p is readonly Diagnostic[] => Array.isArray(p)).flat();
+  if (planDiags.length > 0) return planDiags;
+  const seen = new Map<string, Variable>();
+  for (const g of graphs as Graph[])
+    for (const v of g.variables) if (!seen.has(v.name)) seen.set(v.name, v);
+  const inputs = new Map<string, LoweredStep["inputs"][number]>();
+  for (const s of st.steps)
+    for (const i of s.inputs) if (!inputs.has(i.name)) inputs.set(i.name, i);
+  const features = [...inputs.values()].filter((i) => i.feed === "features");
+  const label = inputs.get("label");
+  const steps: ProgramStep[] = st.steps.map((s, k) => ({
+    name: s.name,
+    updates: [...s.updates],
+    plan: plans[k] as KernelPlan,
+    loss: stepLossSum(s.name),
+  }));
+  return {
     version: 1,
-    model: st.models[0] ?? run,
-    run,
+    model: st.name,
+    run: st.name,
     source: path,
-    inputs: features.map((i) => ({ name: i.name, shape: perSample(i.shape), dtype: i.dtype })),
+    inputs: features.map((i) => ({
+      name: i.name,
+      shape: i.shape.slice(1) as number[],
+      dtype: i.dtype,
+    })),
     classes: label ? (label.shape[1] as number) : 0,
-    output: { name: "output", shape: perSample(outNode.shape), dtype: outNode.dtype },
-    variables,
-    settings: {
-      epochs: st.epochs,
-      batch,
-      seed: st.seed,
-      shuffle: st.shuffle,
-      metrics: st.metrics,
-      data: dataSpec(st.data),
-      validate: dataSpec(st.validate),
-      init: st.init,
-      earlyStop: st.earlyStop
-        ? { metric: st.earlyStop.metric, patience: st.earlyStop.patience }
-        : null,
-      augment: st.augment.map((a) => ({ name: a.name, args: { ...a.args } })),
-      search: {
-        trial: st.trial,
-        trials: st.trials,
-        choices: describeChoices(
-          program.program,
-          program.trains.get(run)!.decl,
-          st.choices,
-          checked.sources,
-        ),
-      },
-    },
-    step: stepPlan!,
+    output: null,
+    variables: programVariables([...seen.values()], st),
+    settings: settings(),
+    step: steps[0]!.plan,
+    steps,
     stepBatch: batch,
-    evaluate: evalPlan!,
-    predict: predictPlan!,
+    evaluate: null,
+    predict: null,
     inferBatch,
   };
-  return {
-    program: modelProgram,
-    lowered: { step: st, infer: inferL.train },
-    diagnostics: [],
-    sources: checked.sources,
-  };
+}
+
+/** A step graph plus `name += loss * batch` (a multi-step run's per-step loss accumulator). */
+function withLossSum(g: Graph, batch: number, name: string): Graph {
+  const b = builderFrom(g);
+  const loss = outputNode(g, "loss");
+  const span = b.node(loss).span;
+  const v = b.variable({
+    name,
+    kind: "state",
+    shape: [],
+    dtype: "f32",
+    init: { dist: "constant", value: 0 },
+    layer: "metrics",
+    span,
+  });
+  b.update(
+    name,
+    b.add("add", [v, b.add("mul", [loss, b.constant(batch, span)], {}, span)], {}, span),
+  );
+  return b.build();
 }
 
 /**

@@ -12,7 +12,7 @@ import type { Dataset } from "./data/dataset.js";
 import { nncError } from "./errors.js";
 import { type EpochResult, type Evaluation, NncModel } from "./model.js";
 import type { KernelPlan, PlanKernel } from "./plan.js";
-import type { ModelProgram } from "./program.js";
+import type { ModelProgram, ProgramStep } from "./program.js";
 
 export type { EpochResult, Evaluation } from "./model.js";
 export type { ModelProgram } from "./program.js";
@@ -29,13 +29,23 @@ export interface PackedPlan extends Omit<KernelPlan, "kernels"> {
   readonly kernels: readonly PackedKernel[];
 }
 
-export interface PackedProgram extends Omit<ModelProgram, "step" | "evaluate" | "predict"> {
-  readonly step: PackedPlan;
-  readonly evaluate: PackedPlan;
-  readonly predict: PackedPlan;
+export interface PackedStep extends Omit<ProgramStep, "plan"> {
+  readonly plan: PackedPlan;
 }
 
-const planKeys = ["step", "evaluate", "predict"] as const;
+/**
+ * A ModelProgram with packed plans. A multi-step run's `step` is null (it is its first step's
+ * plan, written once, in `steps`).
+ */
+export interface PackedProgram extends Omit<
+  ModelProgram,
+  "step" | "steps" | "evaluate" | "predict"
+> {
+  readonly step: PackedPlan | null;
+  readonly steps?: readonly PackedStep[];
+  readonly evaluate: PackedPlan | null;
+  readonly predict: PackedPlan | null;
+}
 
 /** Splits the WGSL out of `program`: each distinct kernel text once, in first-use order. */
 export function packProgram(program: ModelProgram): {
@@ -56,8 +66,22 @@ export function packProgram(program: ModelProgram): {
       return { ...k, wgsl: i };
     }),
   });
-  const [step, evaluate, predict] = planKeys.map((key) => packPlan(program[key]));
-  return { program: { ...program, step: step!, evaluate: evaluate!, predict: predict! }, kernels };
+  if (program.steps) {
+    const steps = program.steps.map((s) => ({ ...s, plan: packPlan(s.plan) }));
+    const packed: PackedProgram = {
+      ...program,
+      step: null,
+      steps,
+      evaluate: program.evaluate && packPlan(program.evaluate),
+      predict: program.predict && packPlan(program.predict),
+    };
+    return { program: packed, kernels };
+  }
+  const { steps: _none, ...single } = program;
+  const step = packPlan(program.step);
+  const evaluate = program.evaluate && packPlan(program.evaluate);
+  const predict = program.predict && packPlan(program.predict);
+  return { program: { ...single, step, evaluate, predict }, kernels };
 }
 
 /** The inverse of `packProgram`. */
@@ -74,12 +98,17 @@ export function unpackProgram(packed: PackedProgram, kernels: readonly string[])
       return { ...k, wgsl };
     }),
   });
-  return {
-    ...packed,
-    step: unpackPlan(packed.step),
-    evaluate: unpackPlan(packed.evaluate),
-    predict: unpackPlan(packed.predict),
-  };
+  const evaluate = packed.evaluate && unpackPlan(packed.evaluate);
+  const predict = packed.predict && unpackPlan(packed.predict);
+  if (packed.steps && packed.steps.length > 0) {
+    const steps = packed.steps.map((s) => ({ ...s, plan: unpackPlan(s.plan) }));
+    return { ...packed, step: steps[0]!.plan, steps, evaluate, predict };
+  }
+  const { steps: _none, ...single } = packed;
+  if (!single.step) {
+    throw nncError("NN5501", { detail: "the packed program has no training step" });
+  }
+  return { ...single, step: unpackPlan(single.step), evaluate, predict };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,11 +137,24 @@ export interface TrainingData {
   readonly count?: number;
 }
 
+/** One full batch of a run whose steps read no labels (a GAN): the samples, row-major. */
+export interface SampleBatch {
+  readonly inputs: InputArray;
+}
+
+/** Samples of a run whose steps read no labels; `count` defaults to all of `inputs`. */
+export interface SampleData {
+  readonly inputs: InputArray;
+  readonly count?: number;
+}
+
 export interface StepResult {
-  /** Mean loss over the batch. */
+  /** Mean loss over the batch (a multi-step run: the sum of its steps' mean losses). */
   readonly loss: number;
-  /** Fraction of the batch classified correctly. */
+  /** Fraction of the batch classified correctly (NaN for a multi-step run). */
   readonly accuracy: number;
+  /** A multi-step run's mean loss of each step, by step name. */
+  readonly losses?: Readonly<Record<string, number>>;
 }
 
 export interface FitOptions {
@@ -353,10 +395,32 @@ export class ModelRunner {
     return out;
   }
 
-  private dataset(method: string, data: TrainingData, what = "data"): Dataset {
+  /** Whether the training steps read labels (a GAN's do not: `classes` is 0). */
+  private get labelled(): boolean {
+    return this.program.classes > 0;
+  }
+
+  private dataset(method: string, data: TrainingData | SampleData, what = "data"): Dataset {
     if (data === null || typeof data !== "object") {
-      this.fail(method, `${what} must be { inputs, labels }, got ${typeName(data)}`);
+      this.fail(
+        method,
+        `${what} must be { inputs${this.labelled ? ", labels" : ""} }, got ${typeName(data)}`,
+      );
     }
+    if (!this.labelled) {
+      const per = this.perSample;
+      const n = data.count ?? Math.floor((data.inputs?.length ?? 0) / per);
+      const inputs = this.samples(method, `${what}.inputs`, data.inputs, n);
+      return {
+        source: `${this.program.model}.${method}() ${what}`,
+        inputs,
+        sampleShape: this.program.inputs[0]!.shape,
+        labels: new Int32Array(n),
+        count: n,
+        classes: 0,
+      };
+    }
+    if (!("labels" in data)) this.fail(method, `${what}.labels is missing`);
     const count = data.count ?? data.labels?.length;
     if (count === undefined) this.fail(method, `${what}.labels is missing`);
     const inputs = this.samples(method, `${what}.inputs`, data.inputs, count);
@@ -376,14 +440,19 @@ export class ModelRunner {
   }
 
   /** One training step on exactly `batchSize` samples. */
-  async trainStep(batch: TrainingBatch): Promise<StepResult> {
+  async trainStep(batch: TrainingBatch | SampleBatch): Promise<StepResult> {
     const method = "trainStep";
     this.check(method);
     if (batch === null || typeof batch !== "object") {
-      this.fail(method, `expected a batch { inputs, labels }, got ${typeName(batch)}`);
+      this.fail(
+        method,
+        `expected a batch { inputs${this.labelled ? ", labels" : ""} }, got ${typeName(batch)}`,
+      );
     }
     const n = this.batchSize;
     const x = this.samples(method, "batch.inputs", batch.inputs, n);
+    if (!this.labelled) return this.model.trainStep(x, new Float32Array(0));
+    if (!("labels" in batch)) this.fail(method, "batch.labels is missing");
     const labels = this.labels(method, batch.labels, n);
     const classes = this.program.classes;
     const y = new Float32Array(n * classes);
@@ -391,7 +460,7 @@ export class ModelRunner {
     return this.model.trainStep(x, y);
   }
 
-  async fit(data: TrainingData, opts: FitOptions = {}): Promise<EpochResult[]> {
+  async fit(data: TrainingData | SampleData, opts: FitOptions = {}): Promise<EpochResult[]> {
     const method = "fit";
     this.check(method);
     const ds = this.dataset(method, data);

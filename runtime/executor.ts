@@ -197,7 +197,17 @@ export function arrayFor(dtype: PlanDType, data: ArrayBuffer, n: number, offset 
     : new Float32Array(data, offset, n).slice();
 }
 
+/**
+ * Buffers several executors share: a variable or input of the same name, dtype and size in
+ * each of their plans is one buffer (the first executor to need it creates and owns it). The
+ * steps of a multi-step run share their variables (a GAN's discriminator weights, read by both
+ * steps) and their inputs (the batch, the step counter) this way.
+ */
+export type SharedBuffers = Map<string, GPUBuffer>;
+
 export interface ExecutorOptions {
+  /** Variables and inputs shared with other executors (see SharedBuffers); default: none. */
+  readonly shared?: SharedBuffers;
   /**
    * Time every kernel (runtime/profile.ts, which must be loaded: device.ts loads it); default:
    * whether NNC_DEBUG is set.
@@ -228,6 +238,8 @@ export function installProfiler(p: NonNullable<typeof profilers>): void {
 export class Executor {
   private readonly device: GPUDevice;
   private readonly buffers: GPUBuffer[];
+  /** Buffers this executor created (the others belong to an executor it shares them with). */
+  private readonly owned: Set<GPUBuffer>;
   private readonly steps: Step[];
   private readonly staging = new Map<number, GPUBuffer>();
   private readonly variables = new Map<string, PlanVariable>();
@@ -249,9 +261,24 @@ export class Executor {
     this.device = nnc.device;
     const device = this.device;
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-    this.buffers = plan.buffers.map((b: PlanBuffer) =>
-      device.createBuffer({ label: `nnc ${b.role} ${b.id}`, size: b.size, usage }),
-    );
+    const sharedKeys = new Map<number, string>();
+    if (opts.shared) {
+      const size = (id: number) => plan.buffers[id]?.size ?? 0;
+      for (const v of plan.variables)
+        sharedKeys.set(v.buffer, `variable ${v.name} ${v.dtype} ${size(v.buffer)}`);
+      for (const i of plan.inputs)
+        sharedKeys.set(i.buffer, `input ${i.name} ${i.dtype} ${size(i.buffer)}`);
+    }
+    this.owned = new Set();
+    this.buffers = plan.buffers.map((b: PlanBuffer) => {
+      const key = sharedKeys.get(b.id);
+      const known = key === undefined ? undefined : opts.shared!.get(key);
+      if (known) return known;
+      const buffer = device.createBuffer({ label: `nnc ${b.role} ${b.id}`, size: b.size, usage });
+      this.owned.add(buffer);
+      if (key !== undefined) opts.shared!.set(key, buffer);
+      return buffer;
+    });
     for (const b of plan.buffers) {
       if (b.role === "constant" && b.fill !== undefined && b.fill !== 0) {
         const n = b.size / 4;
@@ -376,10 +403,20 @@ export class Executor {
     this.write(v.buffer, this.toHost(`variable ${name}`, v.dtype, v.shape, data));
   }
 
-  /** Draws every variable's first value from its InitSpec, deterministically from `seed`. */
+  /**
+   * Draws every variable's first value from its InitSpec, deterministically from `seed`
+   * (variables shared with another executor are left to the one that owns them).
+   */
   initVariables(seed: number): void {
     this.check();
-    for (const v of this.plan.variables) this.write(v.buffer, initialValues(v, seed));
+    for (const v of this.plan.variables) {
+      if (this.owned.has(this.buffers[v.buffer]!)) this.write(v.buffer, initialValues(v, seed));
+    }
+  }
+
+  /** Whether the plan has a variable named `name`. */
+  hasVariable(name: string): boolean {
+    return this.variables.has(name);
   }
 
   writeInput(name: string, data: ArrayLike<number>): void {
@@ -558,7 +595,7 @@ export class Executor {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const b of this.buffers) b.destroy();
+    for (const b of this.owned) b.destroy();
     for (const s of this.staging.values()) s.destroy();
     this.staging.clear();
     this.profiler?.dispose();

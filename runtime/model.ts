@@ -6,21 +6,33 @@
  * recorded and submitted without waiting; losses and accuracy accumulate on the device and are
  * read back only when progress is reported. `fit` and `evaluate` upload a dataset once and
  * make every batch on the device (runtime/feeder.ts) when it fits the device, so a step's only
- * host write is a 16-byte parameter block. Nothing here imports Node modules.
+ * host write is a 16-byte parameter block. A multi-step run (a GAN) has one training executor
+ * per step over one shared set of variable and input buffers; every batch records the steps in
+ * order into the batch's one command buffer, and each step's loss accumulates in its own
+ * metric variable. Nothing here imports Node modules.
  */
 import { augmentRanges, augments, imageDims, type AugmentSpec } from "./augment.js";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./checkpoint.js";
 import { Batcher, type Batch, type Dataset, sampleSize } from "./data/dataset.js";
 import type { NncDevice } from "./device.js";
 import { nncError } from "./errors.js";
-import { arrayFor, Executor, type HostArray } from "./executor.js";
+import { arrayFor, Executor, type HostArray, type SharedBuffers } from "./executor.js";
 import { canFeedFromDevice, type DeviceData, Feeder, uploadDataset } from "./feeder.js";
-import { checkpointTensors, type ModelProgram, type ProgramVariable } from "./program.js";
+import {
+  checkpointTensors,
+  stepPlans,
+  type ModelProgram,
+  type ProgramVariable,
+} from "./program.js";
 
 export interface EpochResult {
   readonly epoch: number; // 1-based
+  /** Mean loss per sample; for a multi-step run, the sum of its steps' mean losses. */
   readonly loss: number;
+  /** Fraction classified correctly; NaN for a multi-step run (it has no accuracy). */
   readonly accuracy: number;
+  /** A multi-step run's mean loss of each step, by step name. */
+  readonly losses?: Readonly<Record<string, number>>;
   readonly valLoss?: number;
   readonly valAccuracy?: number;
   readonly seconds: number;
@@ -41,6 +53,7 @@ export interface FitOptions {
     steps: number;
     loss: number;
     accuracy: number;
+    losses?: Readonly<Record<string, number>>;
   }) => void;
   readonly progressMs?: number;
   readonly signal?: AbortSignal;
@@ -52,6 +65,13 @@ export interface FitOptions {
    * the dataset fits one storage binding. `NNC_FEED=host` forces `host`.
    */
   readonly feed?: "auto" | "device" | "host";
+}
+
+/** What a training step, or the steps of an epoch so far, measured. */
+export interface StepMetrics {
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly losses?: Readonly<Record<string, number>>;
 }
 
 export interface Evaluation {
@@ -77,13 +97,21 @@ export class NncModel {
   private resident: DeviceData[] = [];
   private feeders: { executor: Executor; data: DeviceData; feeder: Feeder; augment: string }[] = [];
 
+  /** The executor of the (first) training step: it holds the truth for a single-step run. */
+  private readonly train: Executor;
+  /** The `y` buffer a feeder fills for a run whose steps take no labels (nothing reads it). */
+  private scratchLabels: GPUBuffer | undefined;
+
   private constructor(
     readonly program: ModelProgram,
     readonly device: NncDevice,
-    private readonly train: Executor,
-    private readonly evaluator: Executor,
-    private readonly predictor: Executor,
-  ) {}
+    /** One executor per training step, in order; one for a single-step run. */
+    private readonly trainers: readonly Executor[],
+    private readonly evaluator: Executor | null,
+    private readonly predictor: Executor | null,
+  ) {
+    this.train = trainers[0]!;
+  }
 
   /** Compiles the program's pipelines on `device` and draws first values from `seed`. */
   static async create(
@@ -96,16 +124,31 @@ export class NncModel {
         detail: `unsupported program version ${String(program.version)}`,
       });
     }
-    const executors = await Promise.all([
-      Executor.create(device, program.step),
-      Executor.create(device, program.evaluate),
-      Executor.create(device, program.predict),
-    ]);
-    const [train, evaluator, predictor] = executors;
-    const model = new NncModel(program, device, train, evaluator, predictor);
-    train.initVariables(opts.seed ?? program.settings.seed);
-    model.stale = true;
-    return model;
+    const plans = stepPlans(program);
+    // The steps of a multi-step run share variables and inputs; inference plans keep their own.
+    const shared: SharedBuffers | undefined = plans.length > 1 ? new Map() : undefined;
+    const made: Executor[] = [];
+    try {
+      for (const plan of plans) made.push(new Executor(device, plan, shared ? { shared } : {}));
+      const evaluator = program.evaluate ? new Executor(device, program.evaluate) : null;
+      if (evaluator) made.push(evaluator);
+      const predictor = program.predict ? new Executor(device, program.predict) : null;
+      if (predictor) made.push(predictor);
+      await Promise.all(made.map((e) => e.ready()));
+      const model = new NncModel(
+        program,
+        device,
+        made.slice(0, plans.length),
+        evaluator,
+        predictor,
+      );
+      for (const t of model.trainers) t.initVariables(opts.seed ?? program.settings.seed);
+      model.stale = true;
+      return model;
+    } catch (e) {
+      for (const ex of made) ex.dispose();
+      throw e;
+    }
   }
 
   get stepCount(): number {
@@ -124,9 +167,38 @@ export class NncModel {
     return this.program.variables.filter((v) => v.role === "model");
   }
 
+  /** The training executor that holds variable `name` (the first step that has it). */
+  private holder(name: string): Executor {
+    return this.trainers.find((t) => t.hasVariable(name)) ?? this.train;
+  }
+
+  /** The training executor with input `name`, if any step reads it (inputs are shared). */
+  private withInput(name: string): Executor | undefined {
+    return this.trainers.find((t) => t.hasInput(name));
+  }
+
+  /** Whether the training steps take labels (every single-step run; a GAN's do not). */
+  private get labelled(): boolean {
+    return this.withInput("label") !== undefined;
+  }
+
+  /** The evaluation and prediction executors, or a clear error for a run without them. */
+  private inference(method: "evaluate" | "predict"): { evaluator: Executor; predictor: Executor } {
+    const p = this.program;
+    if (!this.evaluator || !this.predictor) {
+      const steps = p.steps?.map((s) => s.name).join(", ") ?? "";
+      throw nncError("NN5501", {
+        detail:
+          `${method}: train ${p.run} is a multi-step run (steps ${steps}); it has no ` +
+          `evaluation or prediction plan, only training steps and their weights`,
+      });
+    }
+    return { evaluator: this.evaluator, predictor: this.predictor };
+  }
+
   /** Copies the model's variables from the training executor to the inference ones. */
   private async sync(): Promise<void> {
-    if (!this.stale) return;
+    if (!this.stale || !this.evaluator || !this.predictor) return;
     for (const v of this.modelVariables()) {
       const data = await this.train.getVariable(v.name);
       this.evaluator.setVariable(v.name, data);
@@ -161,36 +233,70 @@ export class NncModel {
   private writeStepInputs(x: Float32Array, y: Float32Array): void {
     const p = this.program;
     const n = p.stepBatch;
-    this.checkLength(
-      `input ${this.inputName()}`,
-      x,
-      sampleSize({ sampleShape: p.inputs[0]!.shape }),
-      n,
-    );
-    this.checkLength("label", y, p.classes, n);
-    this.train.writeInput(this.inputName(), x);
-    this.train.writeInput("label", y);
+    if (!p.steps) {
+      this.checkLength(
+        `input ${this.inputName()}`,
+        x,
+        sampleSize({ sampleShape: p.inputs[0]!.shape }),
+        n,
+      );
+      this.checkLength("label", y, p.classes, n);
+      this.train.writeInput(this.inputName(), x);
+      this.train.writeInput("label", y);
+      this.steps++;
+      this.train.writeInput("step", [this.steps]);
+      this.stale = true;
+      return;
+    }
+    // A multi-step run: inputs are shared by the steps, so each is written once.
+    if (p.inputs.length > 0) {
+      const name = this.inputName();
+      this.checkLength(`input ${name}`, x, sampleSize({ sampleShape: p.inputs[0]!.shape }), n);
+      this.withInput(name)?.writeInput(name, x);
+    }
+    if (this.labelled) {
+      this.checkLength("label", y, p.classes, n);
+      this.withInput("label")!.writeInput("label", y);
+    }
     this.steps++;
-    this.train.writeInput("step", [this.steps]);
+    this.withInput("step")?.writeInput("step", [this.steps]);
     this.stale = true;
   }
 
-  /** Sets both metric accumulators to zero. */
+  /** Sets the metric accumulators to zero. */
   private resetMetrics(): void {
+    if (this.program.steps) {
+      for (const s of this.program.steps) this.holder(s.loss).setVariable(s.loss, [0]);
+      return;
+    }
     this.train.setVariable(LOSS_SUM, [0]);
     this.train.setVariable(CORRECT_SUM, [0]);
   }
 
-  private async readMetrics(samples: number): Promise<{ loss: number; accuracy: number }> {
+  private async readMetrics(samples: number): Promise<StepMetrics> {
+    const per = Math.max(1, samples);
+    if (this.program.steps) {
+      const losses: Record<string, number> = {};
+      let loss = 0;
+      for (const s of this.program.steps) {
+        const v = await this.holder(s.loss).getVariable(s.loss);
+        losses[s.name] = v[0]! / per;
+        loss += losses[s.name]!;
+      }
+      return { loss, accuracy: NaN, losses };
+    }
     const [l, c] = [
       await this.train.getVariable(LOSS_SUM),
       await this.train.getVariable(CORRECT_SUM),
     ];
-    return { loss: l[0]! / Math.max(1, samples), accuracy: c[0]! / Math.max(1, samples) };
+    return { loss: l[0]! / per, accuracy: c[0]! / per };
   }
 
-  /** One training step on a full batch (x: batch * sample values, y: one-hot labels); waits for it. */
-  async trainStep(x: Float32Array, y: Float32Array): Promise<{ loss: number; accuracy: number }> {
+  /**
+   * One training step on a full batch (x: batch * sample values, y: one-hot labels, ignored by a
+   * run whose steps take none); waits for it. A multi-step run runs each of its steps once.
+   */
+  async trainStep(x: Float32Array, y: Float32Array): Promise<StepMetrics> {
     this.check();
     this.resetMetrics();
     this.writeStepInputs(x, y);
@@ -234,7 +340,7 @@ export class NncModel {
       }
     }
     const order = Uint32Array.from(indices);
-    const feeder = await this.feederFor(this.train, data, p.stepBatch);
+    const feeder = await this.feederFor(this.trainers, data, p.stepBatch);
     if (feeder) {
       feeder.setOrder(order);
       this.queueFedStep(feeder, 0);
@@ -248,10 +354,7 @@ export class NncModel {
   }
 
   /** `queueTrainStepOn`, then waits for it and returns the step's loss and accuracy. */
-  async trainStepOn(
-    data: Dataset,
-    indices: ArrayLike<number>,
-  ): Promise<{ loss: number; accuracy: number }> {
+  async trainStepOn(data: Dataset, indices: ArrayLike<number>): Promise<StepMetrics> {
     this.check();
     this.resetMetrics();
     await this.queueTrainStepOn(data, indices);
@@ -277,12 +380,15 @@ export class NncModel {
     this.queueStep((enc) => feeder.record(enc, offset, this.program.stepBatch, step));
   }
 
-  /** Records the step's kernels into one command buffer and submits it without waiting. */
+  /**
+   * Records the step's kernels (every step's, in order, for a multi-step run) into one command
+   * buffer and submits it without waiting.
+   */
   private queueStep(before?: (encoder: GPUCommandEncoder) => void): void {
     const device = this.device.device;
     const encoder = device.createCommandEncoder();
     before?.(encoder);
-    this.train.record(encoder, 1);
+    for (const t of this.trainers) t.record(encoder, 1);
     device.queue.submit([encoder.finish()]);
     this.queued++;
   }
@@ -306,7 +412,7 @@ export class NncModel {
         detail: `${data.source}: ${data.count} samples are fewer than one batch of ${p.stepBatch}`,
       });
     }
-    const feeder = await this.feederFor(this.train, data, p.stepBatch, opts.feed, augment);
+    const feeder = await this.feederFor(this.trainers, data, p.stepBatch, opts.feed, augment);
     const results: EpochResult[] = [];
     const progressMs = opts.progressMs ?? 250;
     for (let epoch = 0; epoch < epochs; epoch++) {
@@ -341,6 +447,7 @@ export class NncModel {
         epoch: epoch + 1,
         loss: m.loss,
         accuracy: m.accuracy,
+        ...(m.losses ? { losses: m.losses } : {}),
         seconds,
         imagesPerSecond: (steps * p.stepBatch) / seconds,
       };
@@ -358,19 +465,20 @@ export class NncModel {
   /** Mean loss and accuracy over every sample of `data` (partial last batch included). */
   async evaluate(data: Dataset): Promise<Evaluation> {
     this.check();
+    const { evaluator } = this.inference("evaluate");
     await this.sync();
     const p = this.program;
     const batcher = new Batcher(data, { batchSize: p.inferBatch, shuffle: false });
     const order = batcher.orderFor(0);
-    const feeder = await this.feederFor(this.evaluator, data, p.inferBatch);
-    if (feeder) return this.evaluateOnDevice(feeder, order, batcher.batchesPerEpoch);
+    const feeder = await this.feederFor([evaluator], data, p.inferBatch);
+    if (feeder) return this.evaluateOnDevice(evaluator, feeder, order, batcher.batchesPerEpoch);
     let loss = 0;
     let correct = 0;
     for (let i = 0; i < batcher.batchesPerEpoch; i++) {
       const b = batcher.fill(order, i);
-      this.evaluator.writeInput(this.inputName(), b.x);
-      this.evaluator.writeInput("label", b.y);
-      const out = await this.evaluator.run({ outputs: ["loss", "correct"] });
+      evaluator.writeInput(this.inputName(), b.x);
+      evaluator.writeInput("label", b.y);
+      const out = await evaluator.run({ outputs: ["loss", "correct"] });
       for (let k = 0; k < b.count; k++) {
         loss += out.loss![k]!;
         correct += out.correct![k]!;
@@ -388,6 +496,7 @@ export class NncModel {
    * correctness are copied into one buffer at the batch's place, read back once at the end.
    */
   private async evaluateOnDevice(
+    evaluator: Executor,
     feeder: Feeder,
     order: Uint32Array,
     batches: number,
@@ -396,8 +505,8 @@ export class NncModel {
     const count = feeder.data.dataset.count;
     const B = p.inferBatch;
     const device = this.device.device;
-    const loss = this.evaluator.bufferOf("output", "loss");
-    const correct = this.evaluator.bufferOf("output", "correct");
+    const loss = evaluator.bufferOf("output", "loss");
+    const correct = evaluator.bufferOf("output", "correct");
     const rows = batches * B * 4;
     const results = device.createBuffer({
       label: "nnc evaluation results",
@@ -409,7 +518,7 @@ export class NncModel {
       for (let b = 0; b < batches; b++) {
         const encoder = device.createCommandEncoder();
         feeder.record(encoder, b * B, Math.min(B, count - b * B));
-        this.evaluator.record(encoder, 1);
+        evaluator.record(encoder, 1);
         encoder.copyBufferToBuffer(loss.buffer, 0, results, b * B * 4, B * 4);
         encoder.copyBufferToBuffer(correct.buffer, 0, results, rows + b * B * 4, B * 4);
         device.queue.submit([encoder.finish()]);
@@ -454,25 +563,29 @@ export class NncModel {
   }
 
   /**
-   * A feeder that fills `executor`'s inputs from `data` resident on the device, or null when
-   * batches are made on the host (several inputs, too big for the device, or `feed: "host"`).
-   * `augment` makes it augment (fit's training batches only); feeders differ by it.
+   * A feeder that fills the inputs of `executors` (one plan, or the steps of a multi-step run,
+   * which share their inputs) from `data` resident on the device, or null when batches are
+   * made on the host (several inputs, too big for the device, or `feed: "host"`). `augment`
+   * makes it augment (fit's training batches only); feeders differ by it.
    */
   private async feederFor(
-    executor: Executor,
+    executors: readonly Executor[],
     data: Dataset,
     batch: number,
     feed: FitOptions["feed"] = "auto",
     augment?: AugmentSpec,
   ): Promise<Feeder | null> {
     const p = this.program;
+    const executor = executors[0]!;
+    const withInput = (name: string) => executors.find((e) => e.hasInput(name));
+    const labels = withInput("label");
     // The gather writes f32 values: integer inputs (token ids) are written by the host.
-    if (feed === "host" || p.inputs.length !== 1 || !executor.hasInput("label")) return null;
+    if (feed === "host" || p.inputs.length !== 1 || (!labels && !p.steps)) return null;
     if (p.inputs[0]!.dtype !== "f32") return null;
     const per = sampleSize({ sampleShape: p.inputs[0]!.shape });
     // The same checks, with the same messages, as the host path's per-batch writes.
     this.checkLength(`input ${this.inputName()}`, { length: batch * sampleSize(data) }, per, batch);
-    this.checkLength("label", { length: batch * data.classes }, p.classes, batch);
+    if (labels) this.checkLength("label", { length: batch * data.classes }, p.classes, batch);
     if (!canFeedFromDevice(this.device, data)) {
       if (feed === "device") {
         throw nncError("NN5501", {
@@ -492,16 +605,18 @@ export class NncModel {
       this.resident.push(resident);
       while (this.resident.length > 2) this.evict(this.resident[0]!);
     }
-    const x = executor.bufferOf("input", this.inputName());
-    const y = executor.bufferOf("input", "label");
-    const step = executor.hasInput("step") ? executor.bufferOf("input", "step") : undefined;
+    const x = withInput(this.inputName())!.bufferOf("input", this.inputName());
+    // Steps that take no labels: the gather writes them where nothing reads them.
+    const y = labels ? labels.bufferOf("input", "label") : { buffer: this.scratch() };
+    const stepper = withInput("step");
+    const step = stepper ? stepper.bufferOf("input", "step") : undefined;
     const feeder = await Feeder.create(
       this.device,
       resident,
       {
         batch,
         per,
-        classes: p.classes,
+        classes: labels ? p.classes : 0,
         x: x.buffer,
         y: y.buffer,
         ...(step ? { step } : {}),
@@ -534,6 +649,7 @@ export class NncModel {
    */
   async predict(x: Float32Array, count?: number): Promise<Float32Array> {
     this.check();
+    const { predictor } = this.inference("predict");
     await this.sync();
     const p = this.program;
     const per = sampleSize({ sampleShape: p.inputs[0]!.shape });
@@ -543,15 +659,15 @@ export class NncModel {
         detail: `predict: expected a whole number of samples of shape [${p.inputs[0]!.shape.join(", ")}] (${per} values each), got ${x.length} values`,
       });
     }
-    const outPer = sampleSize({ sampleShape: p.output.shape });
+    const outPer = sampleSize({ sampleShape: p.output!.shape });
     const result = new Float32Array(n * outPer);
     const batch = new Float32Array(p.inferBatch * per);
     for (let start = 0; start < n; start += p.inferBatch) {
       const k = Math.min(p.inferBatch, n - start);
       batch.fill(0);
       batch.set(x.subarray(start * per, (start + k) * per));
-      this.predictor.writeInput(this.inputName(), batch);
-      const out = await this.predictor.run({ outputs: ["output"] });
+      predictor.writeInput(this.inputName(), batch);
+      const out = await predictor.run({ outputs: ["output"] });
       result.set((out.output as Float32Array).subarray(0, k * outPer), start * outPer);
     }
     return result;
@@ -562,7 +678,7 @@ export class NncModel {
     this.check();
     const out: NamedTensor[] = [];
     for (const v of this.modelVariables()) {
-      const data: HostArray = await this.train.getVariable(v.name);
+      const data: HostArray = await this.holder(v.name).getVariable(v.name);
       out.push({
         name: v.name,
         dtype: v.dtype === "f32" ? "F32" : "I32",
@@ -586,7 +702,7 @@ export class NncModel {
 
   setWeights(tensors: readonly NamedTensor[]): void {
     this.check();
-    for (const t of tensors) this.train.setVariable(t.name, t.data);
+    for (const t of tensors) this.holder(t.name).setVariable(t.name, t.data);
     this.stale = true;
   }
 
@@ -594,8 +710,19 @@ export class NncModel {
     if (this.disposed) return;
     this.disposed = true;
     for (const r of [...this.resident]) this.evict(r);
-    this.train.dispose();
-    this.evaluator.dispose();
-    this.predictor.dispose();
+    for (const t of this.trainers) t.dispose();
+    this.evaluator?.dispose();
+    this.predictor?.dispose();
+    this.scratchLabels?.destroy();
+  }
+
+  /** The `y` binding of a feeder whose steps take no labels (it writes none: 0 classes). */
+  private scratch(): GPUBuffer {
+    this.scratchLabels ??= this.device.device.createBuffer({
+      label: "nnc no labels",
+      size: 4,
+      usage: GPUBufferUsage.STORAGE,
+    });
+    return this.scratchLabels;
   }
 }

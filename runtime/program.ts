@@ -3,7 +3,10 @@
  * plain JSON-serialisable data. `nnc train` builds one in memory; `nnc build` embeds one in the
  * module it writes. It holds three kernel plans over the same variables (a training step at the
  * training batch size, and evaluation and prediction in inference mode) plus what the training
- * loop needs to know (settings, data sources, input and label layout).
+ * loop needs to know (settings, data sources, input and label layout). A multi-step run (a GAN:
+ * `step discriminator { ... } step generator { ... }`) has one training plan per step in
+ * `steps`, run in order on every batch over one set of variables, and no evaluation or
+ * prediction plan.
  */
 import type { ExpectedTensor } from "./checkpoint.js";
 import type { KernelPlan, PlanDType, PlanInit } from "./plan.js";
@@ -68,16 +71,34 @@ export interface TrainSettings {
   };
 }
 
+/** One step of a multi-step run. */
+export interface ProgramStep {
+  /** The step's name in the `.nn` file (`discriminator`). */
+  readonly name: string;
+  /** The models whose parameters this step trains (its `updates`). */
+  readonly updates: readonly string[];
+  /**
+   * Inputs: the data fields its loss reads (`image` [B, ...], `label` [B, classes]) and `step`
+   * [] (the 1-based batch number, the same for every step of a batch; it keys the step's noise
+   * and its optimizer's bias correction). It adds the batch's summed loss to the metric
+   * variable `loss`. Variables of the same name in several steps are one variable.
+   */
+  readonly plan: KernelPlan;
+  /** The metric variable holding this step's summed loss (`metrics.discriminator.loss_sum`). */
+  readonly loss: string;
+}
+
 export interface ModelProgram {
   readonly version: 1;
-  /** The model's name (`Mnist`) and the train run's name. */
+  /** The model's name (`Mnist`; a multi-step run's own name, `Gan`) and the train run's name. */
   readonly model: string;
   readonly run: string;
   readonly source: string;
   readonly inputs: readonly ProgramTensor[];
   /** One-hot labels fed as the step's `label` input. */
   readonly classes: number;
-  readonly output: ProgramTensor;
+  /** The prediction's output; null for a multi-step run (which has no prediction plan). */
+  readonly output: ProgramTensor | null;
   readonly variables: readonly ProgramVariable[];
   readonly settings: TrainSettings;
   /**
@@ -86,11 +107,19 @@ export interface ModelProgram {
    * `metrics.correct_sum`, so progress needs no read-back per step.
    */
   readonly step: KernelPlan;
+  /**
+   * A multi-step run's steps, in the order they run on each batch (`step` is the first one's
+   * plan); absent for a single-step run.
+   */
+  readonly steps?: readonly ProgramStep[];
   readonly stepBatch: number;
-  /** Evaluation: inputs `<model inputs>`, `label`; outputs per-sample `loss` [B] and `correct` [B]. */
-  readonly evaluate: KernelPlan;
-  /** Prediction: inputs `<model inputs>`; output `output` [B, ...]. */
-  readonly predict: KernelPlan;
+  /**
+   * Evaluation: inputs `<model inputs>`, `label`; outputs per-sample `loss` [B] and `correct` [B].
+   * Null for a multi-step run.
+   */
+  readonly evaluate: KernelPlan | null;
+  /** Prediction: inputs `<model inputs>`; output `output` [B, ...]. Null for a multi-step run. */
+  readonly predict: KernelPlan | null;
   readonly inferBatch: number;
 }
 
@@ -99,4 +128,37 @@ export function checkpointTensors(program: ModelProgram): ExpectedTensor[] {
   return program.variables
     .filter((v) => v.role === "model")
     .map((v) => ({ name: v.name, shape: [...v.shape], dtype: v.dtype === "f32" ? "F32" : "I32" }));
+}
+
+/** The training plans of `program`, one per step, in the order they run on each batch. */
+export function stepPlans(program: ModelProgram): readonly KernelPlan[] {
+  return program.steps ? program.steps.map((s) => s.plan) : [program.step];
+}
+
+/** A plan of a program with its name (`step`, `evaluate`, `predict`, `step generator`). */
+export interface NamedPlan {
+  readonly name: string;
+  readonly plan: KernelPlan;
+  /** The batch size it runs. */
+  readonly batch: number;
+}
+
+/**
+ * Every plan of `program`: `step`, `evaluate` and `predict`; for a multi-step run, one
+ * `step NAME` per step instead.
+ */
+export function namedPlans(program: ModelProgram): NamedPlan[] {
+  if (program.steps) {
+    return program.steps.map((s) => ({
+      name: `step ${s.name}`,
+      plan: s.plan,
+      batch: program.stepBatch,
+    }));
+  }
+  const out: NamedPlan[] = [{ name: "step", plan: program.step, batch: program.stepBatch }];
+  if (program.evaluate)
+    out.push({ name: "evaluate", plan: program.evaluate, batch: program.inferBatch });
+  if (program.predict)
+    out.push({ name: "predict", plan: program.predict, batch: program.inferBatch });
+  return out;
 }

@@ -36,6 +36,8 @@ export interface StepMetrics {
   readonly loss?: number;
   /** In [0, 1]. */
   readonly accuracy?: number;
+  /** Named losses shown after `loss` (a multi-step run's, e.g. `loss_generator`). */
+  readonly losses?: Readonly<Record<string, number>>;
 }
 
 export interface EpochMetrics extends StepMetrics {
@@ -146,6 +148,7 @@ export class Progress {
     const seconds = (t - this.epochStart) / 1000;
     const parts = [`epoch ${this.epoch + 1}/${this.options.epochs}`];
     if (m.loss !== undefined) parts.push(`loss ${formatLoss(m.loss)}`);
+    for (const [k, v] of Object.entries(m.losses ?? {})) parts.push(`${k} ${formatLoss(v)}`);
     if (m.accuracy !== undefined) parts.push(`acc ${formatPercent(m.accuracy)}`);
     if (m.valLoss !== undefined) parts.push(`val_loss ${formatLoss(m.valLoss)}`);
     if (m.valAccuracy !== undefined) parts.push(`val_acc ${formatPercent(m.valAccuracy)}`);
@@ -183,6 +186,8 @@ export class Progress {
     const head = `epoch ${this.epoch + 1}/${this.options.epochs}`;
     const parts = [`${done}/${stepsPerEpoch}`];
     if (this.metrics.loss !== undefined) parts.push(`loss ${formatLoss(this.metrics.loss)}`);
+    for (const [k, v] of Object.entries(this.metrics.losses ?? {}))
+      parts.push(`${k} ${formatLoss(v)}`);
     if (this.metrics.accuracy !== undefined)
       parts.push(`acc ${formatPercent(this.metrics.accuracy)}`);
     if (elapsed > 0) parts.push(`${groupThousands(this.samples(done) / elapsed)} img/s`);

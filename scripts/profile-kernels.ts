@@ -32,7 +32,9 @@ async function main(): Promise<void> {
     const program = r.program;
     process.stderr.write(`${dev.description}\n`);
     for (const which of ["step", "predict"] as const) {
-      const ex = await Executor.create(dev, program[which], { profile: true });
+      const plan = program[which];
+      if (!plan) continue;
+      const ex = await Executor.create(dev, plan, { profile: true });
       try {
         ex.initVariables(0);
         await ex.submit(2); // warm-up (timed too where timestamps are read: runs are alike)

@@ -184,12 +184,11 @@ async function trainOne(
         ...(validation ? { validation } : {}),
         signal: abort.signal,
         onEpochStart: (e) => progress.startEpoch(e),
-        onProgress: (p) => progress.step(p.step, { loss: p.loss, accuracy: p.accuracy }),
+        onProgress: (p) => progress.step(p.step, stepMetrics(p)),
         onEpoch: async (r) => {
           progress.step(steps);
           progress.endEpoch({
-            loss: r.loss,
-            accuracy: r.accuracy,
+            ...stepMetrics(r),
             ...(r.valLoss !== undefined ? { valLoss: r.valLoss, valAccuracy: r.valAccuracy! } : {}),
           });
           history.push(r);
@@ -220,6 +219,29 @@ async function trainOne(
   }
 }
 
+/**
+ * What the progress line shows: the loss and accuracy, or for a multi-step run each step's
+ * loss (`loss_discriminator 0.6931 loss_generator 0.7012`).
+ */
+function stepMetrics(m: {
+  loss: number;
+  accuracy: number;
+  losses?: Readonly<Record<string, number>>;
+}): { loss?: number; accuracy?: number; losses?: Record<string, number> } {
+  if (!m.losses) return { loss: m.loss, accuracy: m.accuracy };
+  return { losses: stepLosses(m.losses) };
+}
+
+/** A multi-step run's losses by key: `loss_<step>` (e.g. `loss_generator`). */
+function stepLosses(losses: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(losses).map(([k, v]) => [`loss_${k}`, v]));
+}
+
+/** A number for JSON: null when it is not finite (a multi-step run's accuracy is NaN). */
+function finite(x: number | undefined): number | null {
+  return x === undefined || !Number.isFinite(x) ? null : x;
+}
+
 /** The last epoch a run finished (none when it was stopped in the first). */
 function lastEpoch(r: TrainOutcome): EpochResult | undefined {
   return r.history[r.history.length - 1];
@@ -233,10 +255,15 @@ function summaryJson(ctx: TrainContext, r: TrainOutcome): Record<string, unknown
     model: r.program.model,
     run: r.program.run,
     epochs: r.history.length,
-    train_loss: last?.loss ?? null,
-    train_accuracy: last?.accuracy ?? null,
+    train_loss: finite(last?.loss),
+    train_accuracy: finite(last?.accuracy),
     val_loss: last?.valLoss ?? null,
     val_accuracy: last?.valAccuracy ?? null,
+    ...(r.program.steps
+      ? Object.fromEntries(
+          r.program.steps.map((st) => [`loss_${st.name}`, finite(last?.losses?.[st.name])]),
+        )
+      : {}),
     images_per_second: Math.round(r.imagesPerSecond),
     seconds: Number(((performance.now() - ctx.started) / 1000).toFixed(3)),
     device: ctx.dev.description,
@@ -355,8 +382,9 @@ async function printKernelProfile(program: ModelProgram): Promise<void> {
 function epochJson(r: EpochResult): Record<string, number | null> {
   return {
     epoch: r.epoch,
-    loss: r.loss,
-    accuracy: r.accuracy,
+    loss: finite(r.loss),
+    accuracy: finite(r.accuracy),
+    ...(r.losses ? stepLosses(r.losses) : {}),
     val_loss: r.valLoss ?? null,
     val_accuracy: r.valAccuracy ?? null,
     seconds: Number(r.seconds.toFixed(3)),

@@ -49,12 +49,16 @@ function stderrTty(): boolean {
   return process.env.NNC_STDERR_TTY === "1" || process.stderr.isTTY === true;
 }
 
-/** The graphs whose kernels a compiled run plans: the step's first, as it dominates training. */
+/**
+ * The graphs whose kernels a compiled run plans: the training step's first (every step of a
+ * multi-step run), as it dominates training.
+ */
 export function graphsOf(results: readonly CompileResult[]): Graph[] {
   return results.flatMap((r) => {
     const l = r.lowered;
     if (!l) return [];
-    return [l.step.step, l.infer.evaluate, l.infer.predict].filter((g): g is Graph => !!g);
+    const steps = l.step.stepSections ? l.step.steps.map((s) => s.graph) : [l.step.step];
+    return [...steps, l.infer.evaluate, l.infer.predict].filter((g): g is Graph => !!g);
   });
 }
 

@@ -251,6 +251,9 @@ function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false;
 /** The lowered graphs a run's plans were made from (they give kernels their `.nn` spans). */
 function graphsOf(b: Built): ValidationGraphs {
   const lowered = b.result.lowered;
+  if (lowered?.step.stepSections) {
+    return Object.fromEntries(lowered.step.steps.map((s) => [`step ${s.name}`, s.graph]));
+  }
   return {
     ...(lowered ? { step: lowered.step.step } : {}),
     ...(lowered?.infer.evaluate ? { evaluate: lowered.infer.evaluate } : {}),

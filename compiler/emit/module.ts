@@ -40,7 +40,8 @@ const reserved = new Set(
     "Promise Float32Array Uint8Array Int32Array ArrayBuffer ArrayLike JSON Object Array Number " +
     "String Error GPUDevice AbortSignal Math Readonly program packed kernels createRunner " +
     "unpackProgram CreateOptions EpochResult Evaluation FitOptions InputArray ModelProgram " +
-    "ModelRunner PackedProgram StepResult TrainingBatch TrainingData count opts data batch bytes"
+    "ModelRunner PackedProgram StepResult TrainingBatch TrainingData SampleBatch SampleData count " +
+    "opts data batch bytes"
   ).split(" "),
 );
 
@@ -114,6 +115,7 @@ interface Member {
 
 /** The class's members, shared by the module and the standalone `.d.ts`. */
 function members(program: ModelProgram, names: ModuleNames, opts: EmitOptions): Member[] {
+  if (program.steps || !program.output) return stepsMembers(program, names);
   const C = names.className;
   const inp = program.inputs[0]!;
   const per = numelOf(inp.shape);
@@ -246,6 +248,132 @@ function members(program: ModelProgram, names: ModuleNames, opts: EmitOptions): 
   ];
 }
 
+/** Members every class has: the runner, its constructor, `create`, weights and `dispose`. */
+function commonMembers(C: string): { head: Member[]; tail: Member[] } {
+  return {
+    head: [
+      {
+        doc: [],
+        signature: "private readonly runner: ModelRunner",
+        declaration: "private readonly runner",
+      },
+      {
+        doc: [],
+        signature: "private constructor(runner: ModelRunner)",
+        declaration: "private constructor()",
+        body: "this.runner = runner;",
+      },
+      {
+        doc: [
+          "Compiles the kernels on `opts.device` (a GPUDevice from `navigator.gpu` or from the " +
+            "`webgpu` package), or on a default device, released when the last model using it is " +
+            "disposed. `opts.seed` seeds the first parameter values (default: the train run's `seed`).",
+        ],
+        signature: `static async create(opts: CreateOptions = {}): Promise<${C}>`,
+        declaration: `static create(opts?: CreateOptions): Promise<${C}>`,
+        body: `return new ${C}(await createRunner(program, opts));`,
+      },
+    ],
+    tail: [
+      {
+        doc: ["Every model's parameters and layer state as safetensors bytes."],
+        signature: "saveWeights(): Promise<Uint8Array>",
+        body: "return this.runner.saveWeights();",
+      },
+      {
+        doc: [
+          "Loads safetensors bytes from `saveWeights` or `nnc train`; every tensor's name and " +
+            "shape is checked against the models.",
+        ],
+        signature: "loadWeights(bytes: Uint8Array | ArrayBuffer): void",
+        body: "this.runner.loadWeights(bytes);",
+      },
+      {
+        doc: [
+          "Frees the models' GPU buffers (and the default device when no other model uses it). " +
+            "Every later call throws.",
+        ],
+        signature: "dispose(): void",
+        body: "this.runner.dispose();",
+      },
+    ],
+  };
+}
+
+/**
+ * The members of a multi-step run's class (a GAN): `trainStep` runs every step once on a
+ * batch, `fit` trains epochs; there is no `evaluate` or `predict`.
+ */
+function stepsMembers(program: ModelProgram, names: ModuleNames): Member[] {
+  const C = names.className;
+  const inp = program.inputs[0]!;
+  const per = numelOf(inp.shape);
+  const n = program.stepBatch;
+  const labelled = program.classes > 0;
+  const steps = (program.steps ?? []).map((s) => s.name);
+  const stepList = steps.map((s) => `\`${s}\``).join(", then ");
+  const layout =
+    `Each sample has shape ${shapeText(inp.shape)} (${per} values); samples are row-major, back ` +
+    "to back, as floats or as bytes 0..255 (scaled by 1/255, as `nnc train` scales images).";
+  const batchType = labelled ? "TrainingBatch" : "SampleBatch";
+  const dataType = labelled ? "TrainingData" : "SampleData";
+  const labels = labelled
+    ? `; \`labels\`: one class index (0 to ${program.classes - 1}) per sample`
+    : "";
+  const common = commonMembers(C);
+  return [
+    {
+      doc: [`Per-sample shape of the input \`${inp.name}\`.`],
+      signature: `static readonly inputShape: ${C}InputShape`,
+      initializer: shapeText(inp.shape),
+    },
+    {
+      doc: [`Values per input sample (the product of \`inputShape\`).`],
+      signature: `static readonly inputSize: ${per}`,
+      initializer: String(per),
+    },
+    {
+      doc: [`Samples in every \`trainStep\` batch (the train run's \`batch\`).`],
+      signature: `static readonly batchSize: ${n}`,
+      initializer: String(n),
+    },
+    {
+      doc: ["The train run's steps, in the order each batch runs them."],
+      signature: `static readonly steps: readonly string[]`,
+      initializer: JSON.stringify(steps),
+    },
+    {
+      doc: ["The compiled program: one kernel plan per training step."],
+      signature: "static readonly program: ModelProgram",
+      initializer: "program",
+    },
+    ...common.head,
+    {
+      doc: [
+        `One training step on exactly ${n} samples: ${stepList}, each on the same batch.`,
+        `@param batch \`inputs\`: ${n} samples${labels}. ${layout}`,
+        "@returns `losses`: each step's mean loss by step name; `loss`: their sum.",
+      ],
+      signature: `trainStep(batch: ${batchType}): Promise<StepResult>`,
+      body: "return this.runner.trainStep(batch);",
+    },
+    {
+      doc: [
+        "Trains on `data`, shuffled each epoch (a partial last batch is dropped); every batch " +
+          `runs ${stepList}.`,
+        `@param data \`inputs\`: the samples${labels}; \`count\` (default: all). ${layout}`,
+        "@param opts `epochs`, `onEpoch` (return false to stop), `onProgress`, `signal`, " +
+          "`seed`, `shuffle`.",
+        "@returns One result per epoch, with each step's mean loss in `losses`.",
+      ],
+      signature: `fit(data: ${dataType}, opts: FitOptions = {}): Promise<EpochResult[]>`,
+      declaration: `fit(data: ${dataType}, opts?: FitOptions): Promise<EpochResult[]>`,
+      body: "return this.runner.fit(data, opts);",
+    },
+    ...common.tail,
+  ];
+}
+
 function header(
   program: ModelProgram,
   names: ModuleNames,
@@ -255,6 +383,14 @@ function header(
   const inp = program.inputs
     .map((i) => `${i.name}: ${shapeText(i.shape)}${i.dtype === "i32" ? " int" : ""}`)
     .join(", ");
+  if (program.steps || !program.output) {
+    return doc([
+      `@file ${names.className}: the train run \`${program.run}\` of ${program.source} ` +
+        `(steps ${(program.steps ?? []).map((s) => s.name).join(", ")}, on ${inp}), compiled ` +
+        `by nnc${opts.version ? ` ${opts.version}` : ""} into ${kind}. Training steps take ` +
+        `batches of ${program.stepBatch}. Generated by \`nnc build\`: do not edit.`,
+    ]);
+  }
   return doc([
     `@file ${names.className}: the model \`${program.model}(${inp}) -> ` +
       `${shapeText(program.output.shape)}\` of ${program.source} with its train run ` +
@@ -266,6 +402,12 @@ function header(
 
 function shapeTypes(program: ModelProgram, C: string): string {
   const inp = program.inputs[0]!;
+  if (!program.output) {
+    return (
+      doc([`Per-sample shape of the input \`${inp.name}\` (the batch axis is not included).`]) +
+      `export type ${C}InputShape = readonly ${shapeText(inp.shape)};\n\n`
+    );
+  }
   return (
     doc([`Per-sample shape of the input \`${inp.name}\` (the batch axis is not included).`]) +
     `export type ${C}InputShape = readonly ${shapeText(inp.shape)};\n\n` +
@@ -276,6 +418,15 @@ function shapeTypes(program: ModelProgram, C: string): string {
 
 function classDoc(program: ModelProgram, names: ModuleNames): string {
   const inp = program.inputs[0]!;
+  if (program.steps || !program.output) {
+    const models = [...new Set(program.steps?.flatMap((s) => s.updates) ?? [])];
+    return doc([
+      `The train run \`${program.run}\` on a WebGPU device: the models ${models.join(", ")}, ` +
+        `trained by the steps ${(program.steps ?? []).map((s) => s.name).join(", ")} on input ` +
+        `\`${inp.name}\` ${shapeText(inp.shape)} per sample. Create one with ` +
+        `\`await ${names.className}.create()\`; \`dispose()\` it when done.`,
+    ]);
+  }
   return doc([
     `The model \`${program.model}\` on a WebGPU device: input \`${inp.name}\` ` +
       `${shapeText(inp.shape)} per sample, output ${shapeText(program.output.shape)}. Create ` +
@@ -283,7 +434,7 @@ function classDoc(program: ModelProgram, names: ModuleNames): string {
   ]);
 }
 
-const typeNames = [
+const singleTypeNames = [
   "CreateOptions",
   "EpochResult",
   "Evaluation",
@@ -293,6 +444,12 @@ const typeNames = [
   "TrainingBatch",
   "TrainingData",
 ];
+
+/** The runtime types a module re-exports (a multi-step run's unlabelled batches too). */
+function typeNamesOf(program: ModelProgram): string[] {
+  if (!program.steps) return singleTypeNames;
+  return [...singleTypeNames, "SampleBatch", "SampleData"].sort();
+}
 
 /** A value as TypeScript: objects and arrays inline when they fit in `width`, else one per line. */
 function literal(value: unknown, indent: string, width: number): string {
@@ -354,8 +511,11 @@ export function emitModuleParts(program: ModelProgram, opts: EmitOptions = {}): 
   const runtime = opts.runtime ?? "nnc/runtime/embed";
   const { program: packed, kernels } = packProgram(program);
   const firstUse = new Map<number, string>();
-  for (const plan of [packed.step, packed.evaluate, packed.predict]) {
-    for (const k of plan.kernels) {
+  const plans = packed.steps
+    ? packed.steps.map((s) => s.plan)
+    : [packed.step, packed.evaluate, packed.predict];
+  for (const plan of plans) {
+    for (const k of plan?.kernels ?? []) {
       if (!firstUse.has(k.wgsl)) firstUse.set(k.wgsl, `${k.name}: ${k.op} at ${k.location}`);
     }
   }
@@ -377,7 +537,15 @@ export function emitModuleParts(program: ModelProgram, opts: EmitOptions = {}): 
       return `${d}  ${m.signature}${init};\n`;
     })
     .join("\n");
+  const typeNames = typeNamesOf(program);
   const imports = [...typeNames, "ModelProgram", "ModelRunner", "PackedProgram"].sort();
+  const what = program.steps
+    ? `training steps (${program.steps.map((st) => `${st.name}: ${st.plan.kernels.length} dispatches`).join(", ")})`
+    : `training step (${program.step.kernels.length} dispatches), evaluation (${program.evaluate?.kernels.length ?? 0}) ` +
+      `and prediction (${program.predict?.kernels.length ?? 0})`;
+  const plansText = program.steps
+    ? "one kernel plan per training step"
+    : "kernel plans for training, evaluation and prediction";
   const skeleton =
     header(program, names, opts, "a module with its WGSL kernels and training loop") +
     `import {\n  createRunner,\n  unpackProgram,\n${imports.map((t) => `  type ${t},\n`).join("")}` +
@@ -385,17 +553,16 @@ export function emitModuleParts(program: ModelProgram, opts: EmitOptions = {}): 
     `export type {\n${typeNames.map((t) => `  ${t},\n`).join("")}};\n\n` +
     shapeTypes(program, C) +
     doc([
-      `The ${kernels.length} distinct WGSL compute kernels of the training step ` +
-        `(${program.step.kernels.length} dispatches), evaluation (${program.evaluate.kernels.length}) ` +
-        `and prediction (${program.predict.kernels.length}), each after the first kernel that uses it.`,
+      `The ${kernels.length} distinct WGSL compute kernels of the ${what}, each after the first ` +
+        "kernel that uses it.",
     ]) +
     "// prettier-ignore\nconst kernels: readonly string[] = __NNC_KERNELS__;\n\n" +
     doc([
-      "Buffers, variables, dispatches and settings of the three plans; a kernel's `wgsl` is its " +
+      `Buffers, variables, dispatches and settings of the ${program.steps ? "plans" : "three plans"}; a kernel's \`wgsl\` is its ` +
         "index in `kernels`.",
     ]) +
     "// prettier-ignore\nconst packed: PackedProgram = __NNC_PROGRAM__;\n\n" +
-    doc(["The compiled program: kernel plans for training, evaluation and prediction."]) +
+    doc([`The compiled program: ${plansText}.`]) +
     `export const program: ModelProgram = unpackProgram(packed, kernels);\n\n` +
     classDoc(program, names) +
     `export class ${C} {\n${body}}\n`;

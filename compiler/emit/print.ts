@@ -5,14 +5,7 @@
  * Deterministic text, so it serves debugging and golden tests alike.
  */
 import type { KernelPlan, PlanBuffer } from "../../runtime/plan.js";
-import type { ModelProgram } from "../../runtime/program.js";
-
-type PlanName = "step" | "evaluate" | "predict";
-const planNames: readonly PlanName[] = ["step", "evaluate", "predict"];
-
-function batchOf(program: ModelProgram, plan: PlanName): number {
-  return plan === "step" ? program.stepBatch : program.inferBatch;
-}
+import { type ModelProgram, namedPlans } from "../../runtime/program.js";
 
 function shapeText(shape: readonly number[]): string {
   return `[${shape.join(", ")}]`;
@@ -28,8 +21,7 @@ export function formatBytes(n: number): string {
 /** Every kernel of every plan, each under a `//` header. */
 export function printWgsl(program: ModelProgram): string {
   const out: string[] = [];
-  for (const name of planNames) {
-    const plan = program[name];
+  for (const { name, plan } of namedPlans(program)) {
     plan.kernels.forEach((k, i) => {
       out.push(
         `// ${name} kernel ${i}: ${k.name} (${k.op} at ${k.location}), workgroup ` +
@@ -51,9 +43,11 @@ function bufferContents(plan: KernelPlan): Map<number, string[]> {
   return what;
 }
 
-/** One plan: buffers, kernels, outputs, updates, and bytes per buffer role. */
-export function printPlan(program: ModelProgram, name: PlanName): string {
-  const plan = program[name];
+/** One plan (see `namedPlans`): buffers, kernels, outputs, updates, and bytes per buffer role. */
+export function printPlan(program: ModelProgram, name: string): string {
+  const named = namedPlans(program).find((p) => p.name === name);
+  if (!named) throw new Error(`program ${program.model} has no plan '${name}'`);
+  const { plan, batch } = named;
   const contents = bufferContents(plan);
   const byRole = new Map<PlanBuffer["role"], number>();
   for (const b of plan.buffers) byRole.set(b.role, (byRole.get(b.role) ?? 0) + b.size);
@@ -63,7 +57,7 @@ export function printPlan(program: ModelProgram, name: PlanName): string {
     0,
   );
   const lines = [
-    `plan ${name} (batch ${batchOf(program, name)}): ${plan.buffers.length} buffers, ` +
+    `plan ${name} (batch ${batch}): ${plan.buffers.length} buffers, ` +
       `${plan.kernels.length} kernels, ${dispatches} workgroups in all`,
     `memory: ${formatBytes(total)} (` +
       [...byRole.entries()].map(([r, n]) => `${r} ${formatBytes(n)}`).join(", ") +
@@ -110,8 +104,11 @@ export function printProgram(program: ModelProgram): string {
   return (
     `program ${program.model} (train ${program.run}, ${program.source}): input ` +
     program.inputs.map((i) => `${i.name} ${shapeText(i.shape)}`).join(", ") +
-    `, output ${shapeText(program.output.shape)}, ${program.classes} classes\n` +
+    (program.output ? `, output ${shapeText(program.output.shape)}` : "") +
+    `, ${program.classes} classes\n` +
     `variables:\n${vars.join("\n")}\n\n` +
-    planNames.map((n) => printPlan(program, n)).join("\n")
+    namedPlans(program)
+      .map((n) => printPlan(program, n.name))
+      .join("\n")
   );
 }

@@ -20,13 +20,10 @@ import {
   type KernelPlan,
   type PlanKernel,
 } from "../../runtime/plan.js";
-import type { ModelProgram } from "../../runtime/program.js";
+import { type ModelProgram, namedPlans } from "../../runtime/program.js";
 
-export interface ValidationGraphs {
-  readonly step?: Graph;
-  readonly evaluate?: Graph;
-  readonly predict?: Graph;
-}
+/** The lowered graph of each plan, by the plan's name (`namedPlans`: `step`, `step generator`). */
+export type ValidationGraphs = Readonly<Record<string, Graph | undefined>>;
 
 export interface ValidationResult {
   readonly diagnostics: readonly Diagnostic[];
@@ -36,7 +33,8 @@ export interface ValidationResult {
   readonly device: string;
 }
 
-export type PlanName = "step" | "evaluate" | "predict";
+/** A plan's name in `namedPlans`: `step`, `evaluate`, `predict`, or `step NAME`. */
+export type PlanName = string;
 
 /** Bytes of the `var<workgroup>` arrays of f32, i32, u32 and their vec2/3/4 in `wgsl`. */
 export function workgroupBytes(wgsl: string): number {
@@ -107,11 +105,7 @@ export interface KernelCheck {
  */
 export function checkKernels(program: ModelProgram, graphs: ValidationGraphs = {}): KernelCheck {
   const seen = new Map<string, { plan: PlanName; kernel: PlanKernel }>();
-  const plans: [PlanName, KernelPlan][] = [
-    ["step", program.step],
-    ["evaluate", program.evaluate],
-    ["predict", program.predict],
-  ];
+  const plans: [PlanName, KernelPlan][] = namedPlans(program).map((p) => [p.name, p.plan]);
   const diagnostics: Diagnostic[] = [];
   const reported = new Set<string>();
   const overLimit = new Set<string>();

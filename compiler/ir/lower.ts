@@ -63,8 +63,10 @@ export interface LoweredTrain {
   readonly models: readonly string[];
   /** The (first) training step graph. */
   readonly step: Graph;
-  /** Every step graph in order (one for a single-model run). */
+  /** Every step graph in order (one, named `train`, for a single-model run). */
   readonly steps: readonly LoweredStep[];
+  /** Whether the run declares `step` sections (a multi-model run such as a GAN). */
+  readonly stepSections: boolean;
   readonly evaluate: Graph | null;
   readonly predict: Graph | null;
   readonly predictOutput: "probabilities" | "output" | null;
@@ -367,6 +369,7 @@ export function lowerTrainChecked(
       models,
       step: steps[0]!.graph,
       steps,
+      stepSections: cfg.steps.length > 0,
       evaluate,
       predict,
       predictOutput,

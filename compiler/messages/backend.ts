@@ -9,7 +9,7 @@ export const backendMessages = {
     "{op}: cannot generate kernels for the symbolic shape {shape}; every dimension must be a number",
   NN4010: "{file} has no train section to compile; add `train ModelName { ... }`",
   NN4011:
-    "train {name} has several steps (or no loss); `nnc train` and `nnc build` run single-model runs for now",
+    "train {name} has no loss to train on; give it `loss = ...` over its data's labels (or a `loss` in each `step`)",
   NN4012:
     "train {name} has {trials} trial(s) (the combinations of its `search` options), numbered from 0; there is no trial {trial}",
 } as const;

@@ -32,7 +32,7 @@ function specifiers(source: string): string[] {
 test("packing keeps one copy of each distinct kernel and unpacks to the program", () => {
   const p = mnistProgram();
   const { program: packed, kernels } = packProgram(p);
-  const all = [...p.step.kernels, ...p.evaluate.kernels, ...p.predict.kernels];
+  const all = [...p.step.kernels, ...p.evaluate!.kernels, ...p.predict!.kernels];
   assert.is(kernels.length, new Set(all.map((k) => k.wgsl)).size);
   assert.ok(kernels.length < all.length, "the forward kernels are shared between plans");
   assert.equal(unpackProgram(packed, kernels), p);
@@ -108,9 +108,9 @@ test("a plan's printout lists every buffer and kernel and sums its memory", () =
   const p = mnistProgram();
   const text = printPlan(p, "predict");
   const lines = text.split("\n");
-  assert.is(lines.filter((l) => /^ {2}b\d+ /.test(l)).length, p.predict.buffers.length);
-  assert.is(lines.filter((l) => /^ {2}k\d+ /.test(l)).length, p.predict.kernels.length);
-  const bytes = p.predict.buffers.reduce((a, b) => a + b.size, 0);
+  assert.is(lines.filter((l) => /^ {2}b\d+ /.test(l)).length, p.predict!.buffers.length);
+  assert.is(lines.filter((l) => /^ {2}k\d+ /.test(l)).length, p.predict!.kernels.length);
+  const bytes = p.predict!.buffers.reduce((a, b) => a + b.size, 0);
   const mib = (bytes / (1024 * 1024)).toFixed(1);
   assert.match(lines[1]!, `memory: ${mib} MiB`);
 });
@@ -121,7 +121,7 @@ test("nnc build --emit prints a phase; an unknown phase is a usage error", async
   assert.is(wgsl.code, 0, wgsl.stderr);
   for (const plan of ["step", "evaluate", "predict"] as const) {
     const headers = wgsl.stdout.match(new RegExp(`^// ${plan} kernel \\d+: `, "gm")) ?? [];
-    assert.is(headers.length, p[plan].kernels.length, `${plan} kernels`);
+    assert.is(headers.length, p[plan]!.kernels.length, `${plan} kernels`);
   }
   assert.match(wgsl.stdout, "@compute @workgroup_size(");
   const grad = await nnc(["build", "examples/mnist.nn", "--emit", "grad"]);

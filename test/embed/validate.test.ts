@@ -33,8 +33,8 @@ function graphs(): ValidationGraphs {
 
 /** The program with predict kernel `k` replaced. */
 function withPredictKernel(p: ModelProgram, k: number, kernel: PlanKernel): ModelProgram {
-  const kernels = p.predict.kernels.map((x, i) => (i === k ? kernel : x));
-  const predict: KernelPlan = { ...p.predict, kernels };
+  const kernels = p.predict!.kernels.map((x, i) => (i === k ? kernel : x));
+  const predict: KernelPlan = { ...p.predict!, kernels };
   return { ...p, predict };
 }
 
@@ -43,7 +43,7 @@ test("every distinct MNIST kernel compiles within the default limits", async () 
   const r = await validateProgram(p, dev, graphs());
   assert.equal(r.diagnostics, []);
   const distinct = new Set(
-    [...p.step.kernels, ...p.evaluate.kernels, ...p.predict.kernels].map(
+    [...p.step.kernels, ...p.evaluate!.kernels, ...p.predict!.kernels].map(
       (k) => `${k.entryPoint}\n${k.bindings.map((b) => b.access).join(",")}\n${k.wgsl}`,
     ),
   );
@@ -53,7 +53,7 @@ test("every distinct MNIST kernel compiles within the default limits", async () 
 test("a kernel that does not compile is one diagnostic at its node's span", async () => {
   const p = mnistProgram();
   const k = 0;
-  const original = p.predict.kernels[k]!;
+  const original = p.predict!.kernels[k]!;
   const lines = original.wgsl.split("\n");
   const at = lines.findIndex((l) => /^\s+let /.test(l));
   lines[at] = lines[at]!.replace("let ", "let 1bad = undefined_name; let ");
@@ -69,7 +69,7 @@ test("a kernel that does not compile is one diagnostic at its node's span", asyn
 
 test("kernels beyond the default limits are reported, not built", async () => {
   const p = mnistProgram();
-  const original = p.predict.kernels[0]!;
+  const original = p.predict!.kernels[0]!;
   // 512 invocations per workgroup: above the default of every adapter (128, or 256 in core).
   const wide = original.wgsl.replace(/@workgroup_size\([^)]*\)/, "@workgroup_size(512)");
   assert.ok(wide !== original.wgsl);
@@ -80,7 +80,7 @@ test("kernels beyond the default limits are reported, not built", async () => {
   ).join("\n");
   const sum = Array.from({ length: 8 }, (_, i) => `b${i + 1}[0]`).join(" + ");
   const nine: PlanKernel = {
-    ...p.predict.kernels[1]!,
+    ...p.predict!.kernels[1]!,
     wgsl: `${many}\n@compute @workgroup_size(1)\nfn main() {\n  b0[0] = ${sum};\n}\n`,
     bindings: Array.from({ length: 9 }, (_, i) => ({
       binding: i,
@@ -99,7 +99,7 @@ test("kernels beyond the default limits are reported, not built", async () => {
   assert.equal(nineDiag.span, graphs().predict!.nodes[nine.node]!.span);
 
   // The plan's own numbers are checked too: a grid too large in one dimension.
-  const tall = withPredictKernel(p, 1, { ...p.predict.kernels[1]!, dispatch: [70000, 1, 1] });
+  const tall = withPredictKernel(p, 1, { ...p.predict!.kernels[1]!, dispatch: [70000, 1, 1] });
   const t = await validateProgram(tall, dev, graphs());
   assert.is(t.diagnostics.length, 1);
   assert.is(t.diagnostics[0]!.code, "NN4004");

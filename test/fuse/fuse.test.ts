@@ -203,7 +203,7 @@ test("residual.nn and rows.nn plan fused (two reductions into one add), far unde
 test("the memory plan is within 1.5x of its lower bound for the CNN and the MLP", () => {
   for (const path of ["examples/mnist.nn", "examples/mlp.nn"]) {
     const p = program(path);
-    for (const plan of [p.step, p.evaluate, p.predict]) {
+    for (const plan of [p.step, p.evaluate!, p.predict!]) {
       const r = memoryRatio(plan);
       assert.ok(r >= 1 && r <= 1.5, `${path}: ratio ${r}`);
     }
