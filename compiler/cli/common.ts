@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { acquireDevice, type DeviceChoice, type NncDevice } from "../../runtime/device.js";
 import { isNncError, renderNncError } from "../../runtime/errors.js";
-import type { DataSpec } from "../../runtime/program.js";
+import type { DataSpec, ModelProgram } from "../../runtime/program.js";
 import type { Dataset } from "../../runtime/data/dataset.js";
 import { loadMnist, readCsvFile, readIdxDataset } from "../../runtime/data/node.js";
 import { UsageError } from "./args.js";
@@ -63,6 +63,26 @@ export function deviceChoice(choice: string | undefined): DeviceChoice | undefin
 export async function device(choice: string | undefined): Promise<NncDevice> {
   const checked = deviceChoice(choice);
   return acquireDevice(checked === undefined ? {} : { device: checked });
+}
+
+/**
+ * Exits 1 with a message when `program` is a multi-step run (a GAN): it has training steps
+ * only, no evaluation or prediction plan.
+ */
+export function requireInference(
+  command: "eval" | "predict",
+  file: string,
+  program: ModelProgram,
+): void {
+  if (program.evaluate && program.predict) return;
+  const steps = program.steps?.map((s) => s.name).join(", ") ?? "";
+  const models = [...new Set(program.steps?.flatMap((s) => s.updates) ?? [])].join(", ");
+  process.stderr.write(
+    `nnc ${command}: ${file}: train ${program.run} is a multi-step run (steps ${steps}); it has ` +
+      `no ${command === "eval" ? "evaluation" : "prediction"} plan, only its training steps ` +
+      `(\`nnc train\` trains it and saves the weights of ${models} in one checkpoint)\n`,
+  );
+  throw new Reported(1);
 }
 
 /** Loads a train run's data source; relative paths are taken from the `.nn` file's folder. */

@@ -7,7 +7,7 @@ import { NncModel } from "../../runtime/model.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
 import { dimFlag, type FlagSpec, parseArgs, parseDims, usage, UsageError } from "./args.js";
 import { compileForTuned } from "./tuning.js";
-import { device, guard, loadData, requireFile } from "./common.js";
+import { device, guard, loadData, requireFile, requireInference } from "./common.js";
 import { checkpointTensors } from "../../runtime/program.js";
 
 const flags: Record<string, FlagSpec> = {
@@ -47,6 +47,7 @@ export async function run(args: string[]): Promise<number> {
         },
         { search: false, device: f.device as string | undefined },
       );
+      requireInference("eval", file, program);
       // Validate the checkpoint before any slow work.
       const ckpt = readCheckpoint(weights, checkpointTensors(program));
       const spec =

@@ -10,7 +10,7 @@ import { nncError } from "../../runtime/errors.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
 import { dimFlag, type FlagSpec, parseArgs, parseDims, usage, UsageError } from "./args.js";
 import { compileForTuned } from "./tuning.js";
-import { device, guard, requireFile } from "./common.js";
+import { device, guard, requireFile, requireInference } from "./common.js";
 import { checkpointTensors } from "../../runtime/program.js";
 
 const flags: Record<string, FlagSpec> = {
@@ -68,6 +68,7 @@ export async function run(args: string[]): Promise<number> {
         },
         { search: false, device: f.device as string | undefined },
       );
+      requireInference("predict", file, program);
       const ckpt = readCheckpoint(weights, checkpointTensors(program));
       const shape = program.inputs[0]!.shape;
       const per = shape.reduce((a, b) => a * b, 1);
