@@ -609,14 +609,26 @@ export interface TrainingData {
   readonly labels: ArrayLike<number>;
   readonly count?: number;
 }
+/** One full batch of a run whose steps read no labels (a GAN). */
+export interface SampleBatch {
+  readonly inputs: InputArray;
+}
+/** Samples of a run whose steps read no labels; \`count\` defaults to all of \`inputs\`. */
+export interface SampleData {
+  readonly inputs: InputArray;
+  readonly count?: number;
+}
 export interface StepResult {
   readonly loss: number;
   readonly accuracy: number;
+  /** A multi-step run's mean loss of each step, by step name. */
+  readonly losses?: Readonly<Record<string, number>>;
 }
 export interface EpochResult {
   readonly epoch: number;
   readonly loss: number;
   readonly accuracy: number;
+  readonly losses?: Readonly<Record<string, number>>;
   readonly valLoss?: number;
   readonly valAccuracy?: number;
   readonly seconds: number;
@@ -639,6 +651,7 @@ export interface FitOptions {
     steps: number;
     loss: number;
     accuracy: number;
+    losses?: Readonly<Record<string, number>>;
   }) => void;
   readonly progressMs?: number;
   readonly signal?: AbortSignal;
