@@ -135,6 +135,11 @@ async function printPhase(
     const lowered = result.lowered;
     switch (phase) {
       case "ir":
+        if (lowered?.step.stepSections) {
+          process.stdout.write(
+            `# train ${program.run} has training steps only (${lowered.step.steps.map((s) => s.name).join(", ")}), no evaluation or prediction graph; --emit grad prints the steps\n`,
+          );
+        }
         if (lowered?.infer.evaluate) {
           process.stdout.write(`# evaluate (batch ${program.inferBatch})\n`);
           process.stdout.write(printGraph(lowered.infer.evaluate, result.sources));
