@@ -44,6 +44,7 @@ function position(d: Diagnostic): [string, number] {
 export function checkFile(path: string, options: CheckOptions = {}): CheckResult {
   const loaded = loadProgram(path, {
     parse: parseModule,
+    stdlibAst: true,
     ...(options.displayRoot !== undefined ? { displayRoot: options.displayRoot } : {}),
     ...(options.text !== undefined ? { text: options.text } : {}),
   });

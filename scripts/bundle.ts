@@ -10,6 +10,8 @@
  * next to the bundle lets bin/bundled.ts tell whether the bundle is still fresh. The bundle is
  * made in a temporary folder and then moved into place, so a running `nnc` never sees half of
  * one. `--out DIR` bundles into DIR instead (inside the package). Exits 1 on any esbuild warning (e.g. a file another tsc run was rewriting).
+ * It also saves the stdlib's syntax trees to dist/stdlib-ast.json (compiler/check/stdlib-ast.ts),
+ * so that commands need not parse the stdlib on every start.
  */
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
@@ -132,6 +134,21 @@ async function bundleOnce(tmp: string, out: string): Promise<BundleManifest | un
   return { commands, files };
 }
 
+/** Parses every stdlib file and saves the trees (stdlib-ast.ts); how many were saved. */
+async function saveStdlibAst(): Promise<number> {
+  const { parseModule } = await import("../grammar/index.js");
+  const { SourceFile } = await import("../compiler/source.js");
+  const { stdlibDir } = await import("../compiler/check/program.js");
+  const { writeStdlibAst } = await import("../compiler/check/stdlib-ast.js");
+  const files = readdirSync(stdlibDir)
+    .filter((n) => n.endsWith(".nn"))
+    .map((name) => {
+      const text = readFileSync(join(stdlibDir, name), "utf8");
+      return { name, text, ...parseModule(new SourceFile(`stdlib/${name}`, text)) };
+    });
+  return writeStdlibAst(files);
+}
+
 /**
  * Bundles into a fresh folder, then swaps it in for dist/bundle/ (or the folder after `--out`,
  * which must be inside the package so the bundle finds its packages).
@@ -159,10 +176,11 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   renameSync(tmp, out);
   rmSync(old, { recursive: true, force: true });
+  const trees = await saveStdlibAst();
   const ms = Math.round(performance.now() - started);
   process.stdout.write(
     `bundle: ${manifest.commands.length} commands from ${manifest.files.length} files into ` +
-      `${relative(process.cwd(), out) || "."} in ${ms} ms\n`,
+      `${relative(process.cwd(), out) || "."}, ${trees} stdlib syntax trees in ${ms} ms\n`,
   );
 }
 

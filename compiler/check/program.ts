@@ -5,7 +5,8 @@
  * items, then the items of the files it imports, then the stdlib; the stdlib sees itself.
  * A name defined twice in one file, or in a file and a file it imports, is an error; user code
  * may shadow stdlib names. Paths in spans are shown relative to `displayRoot` (the working
- * directory by default); stdlib files are shown as `stdlib/<name>.nn`.
+ * directory by default); stdlib files are shown as `stdlib/<name>.nn`. With `stdlibAst` the
+ * stdlib's trees come from the parse saved at build time when it matches (stdlib-ast.ts).
  */
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
@@ -14,6 +15,7 @@ import type { BlockDecl, Item, ModelDecl, Module, OptimizerDecl, TrainDecl } fro
 import { type Diagnostic, SourceMap } from "../diagnostics.js";
 import { diag } from "../messages.js";
 import { SourceFile } from "../source.js";
+import { readStdlibAst } from "./stdlib-ast.js";
 
 export type Decl = BlockDecl | ModelDecl | OptimizerDecl;
 
@@ -50,30 +52,49 @@ function isDecl(item: Item): item is Decl {
   return item.kind === "Block" || item.kind === "Model" || item.kind === "Optimizer";
 }
 
-let stdlibCache: { parse: ParseFn; files: LoadedFile[]; diagnostics: Diagnostic[] } | undefined;
+let stdlibCache:
+  { parse: ParseFn; saved: boolean; files: LoadedFile[]; diagnostics: Diagnostic[] } | undefined;
 
-function loadStdlib(parse: ParseFn): { files: LoadedFile[]; diagnostics: Diagnostic[] } {
-  if (stdlibCache && stdlibCache.parse === parse) return stdlibCache;
-  const files: LoadedFile[] = [];
-  const diagnostics: Diagnostic[] = [];
+/** The stdlib's files, parsed with `parse`, or their saved trees when `saved` and they match. */
+function loadStdlib(
+  parse: ParseFn,
+  saved: boolean,
+): { files: LoadedFile[]; diagnostics: Diagnostic[] } {
+  if (stdlibCache && stdlibCache.parse === parse && stdlibCache.saved === saved) return stdlibCache;
   const names = existsSync(stdlibDir)
     ? readdirSync(stdlibDir)
         .filter((n) => n.endsWith(".nn"))
         .sort()
     : [];
-  for (const n of names) {
-    const abs = resolve(stdlibDir, n);
-    const source = new SourceFile(`stdlib/${n}`, readFileSync(abs, "utf8"));
-    const r = parse(source);
-    diagnostics.push(...r.diagnostics);
-    files.push({ path: source.path, abs, source, module: r.module, stdlib: true, imports: [] });
+  const texts = names.map((name) => ({
+    name,
+    text: readFileSync(resolve(stdlibDir, name), "utf8"),
+  }));
+  const trees = saved ? readStdlibAst(texts) : undefined;
+  const files: LoadedFile[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const [i, { name, text }] of texts.entries()) {
+    const source = new SourceFile(`stdlib/${name}`, text);
+    let module = trees?.[i];
+    if (!module) {
+      const r = parse(source);
+      diagnostics.push(...r.diagnostics);
+      module = r.module;
+    }
+    const abs = resolve(stdlibDir, name);
+    files.push({ path: source.path, abs, source, module, stdlib: true, imports: [] });
   }
-  stdlibCache = { parse, files, diagnostics };
+  stdlibCache = { parse, saved, files, diagnostics };
   return stdlibCache;
 }
 
 export interface LoadOptions {
   readonly parse: ParseFn;
+  /**
+   * Take the stdlib's trees from the parse saved at build time when it matches the stdlib and
+   * the compiled grammar (only when `parse` is the grammar's parseModule).
+   */
+  readonly stdlibAst?: boolean;
   /** Paths in diagnostics are relative to this directory (default: the working directory). */
   readonly displayRoot?: string;
   /** Source text to use for the entry file instead of reading it. */
@@ -92,7 +113,7 @@ export function loadProgram(
     return rel.startsWith("..") || isAbsolute(rel) ? abs : rel;
   };
 
-  const std = loadStdlib(options.parse);
+  const std = loadStdlib(options.parse, options.stdlibAst === true);
   for (const f of std.files) sources.add(f.source);
   diagnostics.push(...std.diagnostics);
 
