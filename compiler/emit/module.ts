@@ -340,7 +340,8 @@ function stepsMembers(program: ModelProgram, names: ModuleNames): Member[] {
     {
       doc: ["The train run's steps, in the order each batch runs them."],
       signature: `static readonly steps: readonly string[]`,
-      initializer: JSON.stringify(steps),
+      // As Prettier prints it (format.ts uses the skeleton as it is when Prettier would).
+      initializer: `[${steps.map((s) => JSON.stringify(s)).join(", ")}]`,
     },
     {
       doc: ["The compiled program: one kernel plan per training step."],

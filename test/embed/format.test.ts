@@ -31,10 +31,16 @@ function program(file: string): ModelProgram {
   return r.program;
 }
 
-/** The programs' skeletons, with names and shapes long enough to push lines past a width. */
+/**
+ * The examples' skeletons (a multi-step run among them), some also with names long enough to
+ * push lines past a width.
+ */
 function skeletons(): string[] {
   const out: string[] = [];
-  for (const p of [mnistProgram(), program("mlp.nn"), program("residual.nn")]) {
+  for (const file of ["finetune.nn", "search.nn"]) {
+    out.push(emitModuleParts(program(file), { version: "0.1.0" }).skeleton);
+  }
+  for (const p of [mnistProgram(), program("mlp.nn"), program("residual.nn"), program("gan.nn")]) {
     for (const model of [p.model, "M", "A".repeat(20), "Classifier".repeat(4)]) {
       for (const input of [p.inputs[0]!.name, "x", "pixels_of_the_input_image_batch"]) {
         const inputs = [{ ...p.inputs[0]!, name: input }, ...p.inputs.slice(1)];
