@@ -8,12 +8,12 @@
  * `resolveConfig` would find (the same file names in the same order, from the file's folder up
  * to the root; `package.json` only with a `prettier` key; `.editorconfig` is not read, as
  * `resolveConfig` does not by default) and reads it when it is JSON; anything it cannot read
- * the way Prettier would (YAML, TOML, JavaScript, shared configurations, `overrides`) is
- * `undefined`, and the caller runs Prettier. `isPrettierStable` says whether a skeleton already
+ * the way Prettier would (YAML, TOML, JavaScript, shared configurations, `overrides`, a
+ * configuration file name it does not know) is `undefined`, and the caller runs Prettier. `isPrettierStable` says whether a skeleton already
  * is Prettier's output for the options found. test/embed/format.test.ts checks both against
  * Prettier itself.
  */
-import { readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 
 /** The configuration files Prettier 3 looks for in each folder, in its order. */
@@ -59,17 +59,32 @@ function jsonObject(text: string): Record<string, unknown> | undefined {
   }
 }
 
+/** The names in folder `dir` (none when it does not exist or cannot be read). */
+function entries(dir: string): Set<string> {
+  try {
+    return new Set(readdirSync(dir));
+  } catch {
+    return new Set();
+  }
+}
+
+/** A name that looks like a Prettier configuration file, known to this file or not. */
+const configLike = /^(\.prettierrc|prettier\.config\.)/;
+
 /**
  * The options Prettier's `resolveConfig(filepath)` gives for a file at `filepath` ({} when no
  * configuration applies), or undefined when only Prettier can tell: the configuration found is
- * not plain JSON, has `overrides`, or could not be read.
+ * not plain JSON, has `overrides`, or could not be read, or a folder holds a configuration-like
+ * file this list does not know (a later Prettier's).
  */
 export function prettierOptionsFor(filepath: string): PrettierOptions | undefined {
   let dir = dirname(resolve(filepath));
   for (;;) {
+    const names = entries(dir);
+    const unknown = [...names].some((n) => configLike.test(n) && !configFiles.includes(n));
     for (const name of configFiles) {
       const path = join(dir, name);
-      if (!isFile(path)) continue;
+      if (!names.has(name) || !isFile(path)) continue;
       let text: string;
       try {
         text = readFileSync(path, "utf8");
@@ -86,10 +101,11 @@ export function prettierOptionsFor(filepath: string): PrettierOptions | undefine
         }
         return plain(config as Record<string, unknown>);
       }
-      if (name !== ".prettierrc" && name !== ".prettierrc.json") return undefined;
+      if (unknown || (name !== ".prettierrc" && name !== ".prettierrc.json")) return undefined;
       const config = jsonObject(text);
       return config ? plain(config) : undefined; // .prettierrc may be YAML
     }
+    if (unknown) return undefined;
     const up = dirname(dir);
     if (up === dir) return {};
     dir = up;

@@ -120,6 +120,8 @@ test("the configuration found is Prettier's, or undefined where only Prettier ca
     toml: { "a/b/.prettierrc.toml": "semi = false\n" },
     // package.json comes first, but a package.yaml would be read by Prettier
     packageYaml: { "a/package.yaml": "prettier:\n  semi: false\n" },
+    // a name a later Prettier might read, beside one nnc can read
+    future: { "a/.prettierrc.json": "{}", "a/.prettierrc.jsonc": '{ "semi": false }' },
   };
   for (const [name, files] of Object.entries(unknownCases)) {
     const file = join(tree(name, files), "a", "b", "Model.ts");
