@@ -719,7 +719,10 @@ export class NncModel {
     return this.tensorsOf(this.program.variables.filter((v) => v.role === "optimizer"));
   }
 
-  /** Sets optimizer state that `getOptimizerState` returned (names and shapes checked). */
+  /**
+   * Sets optimizer state that `getOptimizerState` returned; every tensor's name and size is
+   * checked before any is set.
+   */
   setOptimizerState(tensors: readonly NamedTensor[]): void {
     this.check();
     const known = new Map(
@@ -735,8 +738,8 @@ export class NncModel {
             : `${t.name} is not optimizer state of ${this.program.model}`,
         });
       }
-      this.holder(t.name).setVariable(t.name, t.data);
     }
+    for (const t of tensors) this.holder(t.name).setVariable(t.name, t.data);
   }
 
   async saveWeights(metadata: Record<string, string> = {}): Promise<Uint8Array> {
