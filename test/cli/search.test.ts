@@ -150,6 +150,16 @@ train Pick {
   assert.match(again.stderr, /trial 1 of 2 .*already finished: 3 epochs trained/);
   assert.not.match(again.stderr, /epoch \d\/3 loss/);
   assert.equal(JSON.parse(again.stdout.trim().split("\n").pop()!).trials, s.trials);
+
+  // A search stopped before trial 1 saved a state: --resume keeps trial 0, trains trial 1
+  // from the start, and (same seed, same data) gets the same result.
+  rmSync(join(out, "trial-1", "Pair.state.safetensors"));
+  const rest = run(["train", pick, "--out", out, "--resume", "--json"]);
+  assert.is(rest.code, 0, rest.stderr);
+  assert.match(rest.stderr, /trial 0 of 2 .*already finished/);
+  assert.match(rest.stderr, "nnc: trial 1 has no saved state in");
+  assert.match(rest.stderr, /epoch 3\/3 loss/);
+  assert.equal(JSON.parse(rest.stdout.trim().split("\n").pop()!).trials, s.trials);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
