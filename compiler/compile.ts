@@ -33,6 +33,12 @@ export interface CompileOptions {
   readonly trial?: number;
   /** Sizes of symbolic dimensions of the model's inputs (`{ T: 100 }`). */
   readonly bindings?: Readonly<Record<string, number>>;
+  /**
+   * The run's seed instead of its `seed` setting (`nnc train --seed`): dropout and noise
+   * streams are drawn from it, and `settings.seed` (initial weights, shuffling, augmentation)
+   * is it.
+   */
+  readonly seed?: number;
 }
 
 export interface CompileResult {
@@ -159,8 +165,9 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
       }),
     ]);
   }
-  const stepL = lowerTrainChecked(program, run, { batch, trial, bindings });
-  const inferL = lowerTrainChecked(program, run, { batch: inferBatch, trial, bindings });
+  const seed = opts.seed !== undefined ? { seed: opts.seed } : {};
+  const stepL = lowerTrainChecked(program, run, { batch, trial, bindings, ...seed });
+  const inferL = lowerTrainChecked(program, run, { batch: inferBatch, trial, bindings, ...seed });
   if (!stepL.train || !inferL.train) return fail([...stepL.diagnostics, ...inferL.diagnostics]);
   const st = stepL.train;
   const planOf = (g: Graph): KernelPlan | readonly Diagnostic[] => {

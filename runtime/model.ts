@@ -40,7 +40,15 @@ export interface EpochResult {
 }
 
 export interface FitOptions {
+  /** The epoch to stop after (1-based, counting `initialEpoch`'s). */
   readonly epochs?: number;
+  /**
+   * Epochs already trained (default 0): `fit` resumes with epoch `initialEpoch + 1`, its data
+   * order and numbering, as if it had trained the earlier ones itself. With the weights, the
+   * optimizer state and `stepCount` of the end of that epoch restored, it continues a run bit
+   * for bit.
+   */
+  readonly initialEpoch?: number;
   readonly validation?: Dataset;
   readonly seed?: number;
   readonly shuffle?: boolean;
@@ -151,8 +159,20 @@ export class NncModel {
     }
   }
 
+  /**
+   * Training steps taken (batches; a multi-step run's steps of a batch count once). The next
+   * step is `stepCount + 1`: it keys the optimizer's bias correction, noise, dropout and
+   * augmentation. Set it, with `setOptimizerState` and `setWeights`, to continue a run.
+   */
   get stepCount(): number {
     return this.steps;
+  }
+
+  set stepCount(n: number) {
+    if (!Number.isInteger(n) || n < 0) {
+      throw nncError("NN5501", { detail: `stepCount must be a whole number >= 0, got ${n}` });
+    }
+    this.steps = n;
   }
 
   private check(): void {
@@ -415,7 +435,7 @@ export class NncModel {
     const feeder = await this.feederFor(this.trainers, data, p.stepBatch, opts.feed, augment);
     const results: EpochResult[] = [];
     const progressMs = opts.progressMs ?? 250;
-    for (let epoch = 0; epoch < epochs; epoch++) {
+    for (let epoch = opts.initialEpoch ?? 0; epoch < epochs; epoch++) {
       opts.onEpochStart?.(epoch, steps);
       this.resetMetrics();
       const start = now();
@@ -676,8 +696,12 @@ export class NncModel {
   /** The model's parameters and layer state, in the program's order. */
   async getWeights(): Promise<NamedTensor[]> {
     this.check();
+    return this.tensorsOf(this.modelVariables());
+  }
+
+  private async tensorsOf(variables: readonly ProgramVariable[]): Promise<NamedTensor[]> {
     const out: NamedTensor[] = [];
-    for (const v of this.modelVariables()) {
+    for (const v of variables) {
       const data: HostArray = await this.holder(v.name).getVariable(v.name);
       out.push({
         name: v.name,
@@ -687,6 +711,35 @@ export class NncModel {
       });
     }
     return out;
+  }
+
+  /** The optimizer's state (Adam's moments, momentum), in the program's order. */
+  async getOptimizerState(): Promise<NamedTensor[]> {
+    this.check();
+    return this.tensorsOf(this.program.variables.filter((v) => v.role === "optimizer"));
+  }
+
+  /**
+   * Sets optimizer state that `getOptimizerState` returned; every tensor's name and size is
+   * checked before any is set.
+   */
+  setOptimizerState(tensors: readonly NamedTensor[]): void {
+    this.check();
+    const known = new Map(
+      this.program.variables.filter((v) => v.role === "optimizer").map((v) => [v.name, v]),
+    );
+    for (const t of tensors) {
+      const v = known.get(t.name);
+      const n = v?.shape.reduce((a, b) => a * b, 1);
+      if (!v || n !== t.data.length) {
+        throw nncError("NN5501", {
+          detail: v
+            ? `optimizer state ${t.name}: expected ${n} values, got ${t.data.length}`
+            : `${t.name} is not optimizer state of ${this.program.model}`,
+        });
+      }
+    }
+    for (const t of tensors) this.holder(t.name).setVariable(t.name, t.data);
   }
 
   async saveWeights(metadata: Record<string, string> = {}): Promise<Uint8Array> {

@@ -6,9 +6,11 @@
  * summary object on stdout at the end. A run with `search` options trains every trial (each in
  * `DIR/trial-<k>/`), ranks them by validation accuracy (else validation loss, else training
  * loss), and copies the best trial's weights to `DIR/<Model>.safetensors`; `--trial K` trains
- * one trial.
+ * one trial; trials whose data settings differ each load their own data. After every epoch it
+ * also writes the training state (train-state.ts), from which `--resume` continues the run bit
+ * for bit: weights, optimizer state, step counter, epoch and data order.
  */
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { describeAugment } from "../../runtime/augment.js";
 import {
@@ -24,7 +26,16 @@ import { checkpointTensors, type ModelProgram } from "../../runtime/program.js";
 import { Progress } from "../../runtime/progress.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
 import { dimFlag, parseArgs, parseDims, usage, type FlagSpec } from "./args.js";
-import { device, guard, loadData, requireFile } from "./common.js";
+import type { NamedTensor } from "../../runtime/checkpoint.js";
+import { device, guard, loadData, Reported, requireFile } from "./common.js";
+import {
+  fileHash,
+  readState,
+  readStateTensors,
+  statePath,
+  writeState,
+  type TrainState,
+} from "./train-state.js";
 import { compileForTuned, trainBudgetMs } from "./tuning.js";
 
 const flags: Record<string, FlagSpec> = {
@@ -33,7 +44,11 @@ const flags: Record<string, FlagSpec> = {
   limit: { kind: "int", help: "use only the first N training and validation samples" },
   seed: {
     kind: "int",
-    help: "seed for initial weights and shuffling (default: the file's, else 0)",
+    help: "seed of all the run's randomness: initial weights, shuffling, dropout, noise, augmentation (default: the file's, else 0)",
+  },
+  resume: {
+    kind: "boolean",
+    help: "continue the run saved in the output folder from its last completed epoch (--epochs N: up to epoch N)",
   },
   out: { kind: "string", alias: "o", help: "output folder (default: out/<Model>)" },
   run: { kind: "string", help: "which train section to run, when the file has several" },
@@ -65,15 +80,27 @@ export async function run(args: string[]): Promise<number> {
     const started = performance.now();
     const dev = await device(f.device as string | undefined);
     try {
-      const compileTrial = (trial: number) =>
+      const ctx: TrainContext = {
+        file,
+        dev,
+        f,
+        started,
+        resume: f.resume === true,
+        seed: f.seed as number | undefined,
+        limit: f.limit as number | undefined,
+        data: undefined,
+      };
+      const compileTrial = (trial: number, batch?: number) =>
         // Kernels tuned for this device: shapes the cache lacks are measured first (bounded).
         compileForTuned(
           file,
           dev,
           {
             ...(f.run !== undefined ? { run: f.run as string } : {}),
-            ...(f.batch !== undefined ? { batch: f.batch as number } : {}),
+            ...((batch ?? f.batch) !== undefined ? { batch: (batch ?? f.batch) as number } : {}),
             ...(dims ? { bindings: dims } : {}),
+            // --seed (or a resumed run's seed) keys dropout and noise too, so it is compiled in.
+            ...(ctx.seed !== undefined ? { seed: ctx.seed } : {}),
             trial,
           },
           {
@@ -90,14 +117,11 @@ export async function run(args: string[]): Promise<number> {
       }
       const outDir = resolve((f.out as string | undefined) ?? join("out", first.model));
       const trials = first.settings.search?.trials ?? 1;
-      const limit = f.limit as number | undefined;
-      const train = loadData(first.settings.data, file, limit);
-      const validation = first.settings.validate
-        ? loadData(first.settings.validate, file, limit)
-        : undefined;
-      const ctx: TrainContext = { file, dev, f, train, validation, started };
       if (trials === 1 || only !== undefined) {
-        const r = await trainOne(ctx, first, outDir);
+        const point = ctx.resume
+          ? await resumePoint(ctx, first, outDir, (batch) => compileTrial(only ?? 0, batch))
+          : undefined;
+        const r = await trainOne(ctx, point?.program ?? first, outDir, "", point);
         if (f.json) process.stdout.write(JSON.stringify(summaryJson(ctx, r)) + "\n");
         return r.interrupted ? 130 : 0;
       }
@@ -112,9 +136,93 @@ interface TrainContext {
   readonly file: string;
   readonly dev: NncDevice;
   readonly f: Record<string, unknown>;
-  readonly train: Dataset;
-  readonly validation: Dataset | undefined;
   readonly started: number;
+  /** `--resume`: continue from the state in the output folder. */
+  readonly resume: boolean;
+  /** The seed every trial compiles with: `--seed`, else a resumed run's, else the file's. */
+  seed: number | undefined;
+  /** `--limit`, else a resumed run's. */
+  limit: number | undefined;
+  /** The data last loaded, and the settings it was loaded for (trials share it when equal). */
+  data: { key: string; train: Dataset; validation: Dataset | undefined } | undefined;
+}
+
+/**
+ * The training and validation data of `program`: loaded once and reused by every trial whose
+ * data settings are the same; a trial with other ones (a `search` over `data`) loads its own.
+ */
+function dataFor(
+  ctx: TrainContext,
+  program: ModelProgram,
+  limit: number | undefined,
+): { train: Dataset; validation: Dataset | undefined } {
+  const s = program.settings;
+  const key = JSON.stringify({ data: s.data, validate: s.validate, limit: limit ?? null });
+  if (ctx.data?.key === key) return ctx.data;
+  if (!s.data) {
+    process.stderr.write(`${ctx.file}: train ${program.run} has no \`data\` to train on\n`);
+    throw new Reported(1);
+  }
+  if (ctx.data) {
+    const trial = program.settings.search?.trial ?? 0;
+    process.stderr.write(`nnc: trial ${trial} has other data settings; loading its data\n`);
+  }
+  ctx.data = undefined; // drop the old data before loading the new
+  const train = loadData(s.data, ctx.file, limit);
+  const validation = s.validate ? loadData(s.validate, ctx.file, limit) : undefined;
+  ctx.data = { key, train, validation };
+  return ctx.data;
+}
+
+/** Where `--resume` continues a program: the (re)compiled program, its state and tensors. */
+interface ResumePoint {
+  readonly program: ModelProgram;
+  readonly state: TrainState;
+  readonly weights: NamedTensor[];
+  readonly optimizer: NamedTensor[];
+}
+
+/**
+ * Reads the state in `dir` for `program` and checks the flags against it: `--seed`, `--batch`
+ * and `--limit` default to the state's, and a different value is an error (it would not
+ * continue the run). Recompiles when the state's seed or batch differs from the file's.
+ */
+async function resumePoint(
+  ctx: TrainContext,
+  program: ModelProgram,
+  dir: string,
+  recompile: (batch: number) => Promise<ModelProgram>,
+): Promise<ResumePoint> {
+  const state = readState(dir, program);
+  const { f } = ctx;
+  const differs = (flag: string, given: unknown, saved: unknown, savedText: string) => {
+    if (given === undefined || given === saved) return;
+    process.stderr.write(
+      `nnc train: ${state.path}: the run was trained with ${savedText}; --${flag} ${String(given)} ` +
+        `would not continue it (leave --${flag} out to resume, or train without --resume)\n`,
+    );
+    throw new Reported(1);
+  };
+  differs("seed", f.seed, state.seed, `seed ${state.seed}`);
+  differs("batch", f.batch, state.batch, `batch ${state.batch}`);
+  differs(
+    "limit",
+    f.limit,
+    state.limit ?? undefined,
+    state.limit === null ? "all samples (no --limit)" : `--limit ${state.limit}`,
+  );
+  ctx.seed = state.seed;
+  ctx.limit = state.limit ?? undefined;
+  let p = program;
+  if (p.settings.seed !== state.seed || p.stepBatch !== state.batch)
+    p = await recompile(state.batch);
+  if (fileHash(ctx.file) !== state.source) {
+    process.stderr.write(
+      `nnc train: warning: ${ctx.file} changed since ${state.path} was saved; resuming with the file as it is now\n`,
+    );
+  }
+  const { weights, optimizer } = readStateTensors(state, p);
+  return { program: p, state, weights, optimizer };
 }
 
 interface TrainOutcome {
@@ -125,25 +233,61 @@ interface TrainOutcome {
   readonly imagesPerSecond: number;
 }
 
-/** Trains one program into `outDir` (checkpoint and metrics after every epoch). */
+/**
+ * Trains one program into `outDir`: after every epoch, its metrics line, its weights and its
+ * training state. With `resume`, continues from that state (a finished run trains nothing).
+ */
 async function trainOne(
   ctx: TrainContext,
   program: ModelProgram,
   outDir: string,
   label = "",
+  resume?: ResumePoint,
 ): Promise<TrainOutcome> {
-  const { file, dev, f, train, validation } = ctx;
+  const { file, dev, f } = ctx;
   const s = program.settings;
-  const seed = (f.seed as number | undefined) ?? s.seed;
-  const epochs = (f.epochs as number | undefined) ?? s.epochs;
+  const seed = s.seed;
+  const done = resume?.state.epoch ?? 0;
+  const epochs = (f.epochs as number | undefined) ?? resume?.state.epochs ?? s.epochs;
   mkdirSync(outDir, { recursive: true });
   const ckpt = join(outDir, `${program.model}.safetensors`);
+  const stateFile = statePath(outDir, program.model);
   const metricsPath = join(outDir, "metrics.jsonl");
-  writeFileSync(metricsPath, "");
+  const history: EpochResult[] = [...(resume?.state.history ?? [])];
+  const rate = (h: readonly EpochResult[]) => {
+    const seconds = h.reduce((a, r) => a + r.seconds, 0);
+    return seconds > 0 ? h.reduce((a, r) => a + r.imagesPerSecond * r.seconds, 0) / seconds : 0;
+  };
+  if (resume) {
+    const st = resume.state;
+    const finished = st.epoch >= epochs || (st.stoppedEarly && f.epochs === undefined);
+    if (finished) {
+      process.stderr.write(
+        `nnc train${label}: ${st.path}: ${program.model} already finished: ${st.epoch} epoch${st.epoch === 1 ? "" : "s"} trained` +
+          (st.stoppedEarly
+            ? " (early stopping)"
+            : st.epoch > epochs
+              ? ` (more than --epochs ${epochs})`
+              : "") +
+          `; nothing to resume (--epochs N with N > ${st.epoch} trains more)\n`,
+      );
+      return { program, history, interrupted: false, ckpt, imagesPerSecond: rate(history) };
+    }
+    continueMetrics(metricsPath, history);
+  } else {
+    writeFileSync(metricsPath, "");
+  }
+  const limit = ctx.limit;
+  const { train, validation } = dataFor(ctx, program, limit);
+  const source = fileHash(file);
 
   const model = await NncModel.create(program, dev, { seed });
   try {
-    if (s.init) {
+    if (resume) {
+      model.setWeights(resume.weights);
+      model.setOptimizerState(resume.optimizer);
+      model.stepCount = resume.state.step;
+    } else if (s.init) {
       const initPath = resolve(dirname(resolve(file)), s.init);
       model.setWeights(readCheckpoint(initPath, checkpointTensors(program)).tensors);
     }
@@ -155,9 +299,11 @@ async function trainOne(
       batchSize: program.stepBatch,
       tty,
     });
+    if (resume) progress.message(resumeMessage(resume.state, ckpt, epochs, label));
     progress.message(
       `nnc: training ${program.model}${label} (${basename(file)}) on ${dev.description}: ` +
         `${train.count.toLocaleString("en-US")} samples, batch ${program.stepBatch}, ${epochs} epoch${epochs === 1 ? "" : "s"}` +
+        (resume ? ` (from epoch ${done + 1})` : "") +
         (s.augment?.length ? `; augment: ${describeAugment(s.augment)}` : ""),
     );
     const abort = new AbortController();
@@ -167,19 +313,40 @@ async function trainOne(
       abort.abort(new Error("interrupted"));
     };
     process.on("SIGINT", onInt);
-    const history: EpochResult[] = [];
     let interrupted = false;
-    const save = async (epoch: number) => {
-      const tensors = await model.getWeights();
-      writeCheckpoint(ckpt, tensors, {
+    /** The weights after `epoch`, then (unless `partial`) the state to resume from. */
+    const save = async (epoch: number, partial: boolean, stoppedEarly = false) => {
+      const weights = await model.getWeights();
+      writeCheckpoint(ckpt, weights, {
         model: program.model,
         run: program.run,
         epoch: String(epoch),
+        ...(partial ? { interrupted_in_epoch: String(epoch + 1) } : {}),
       });
+      if (partial) return;
+      const optimizer = await model.getOptimizerState();
+      writeState(
+        stateFile,
+        {
+          model: program.model,
+          run: program.run,
+          epoch,
+          step: model.stepCount,
+          epochs,
+          seed,
+          batch: program.stepBatch,
+          limit: limit ?? null,
+          source,
+          stoppedEarly,
+          history,
+        },
+        [...weights, ...optimizer],
+      );
     };
     try {
       await model.fit(train, {
         epochs,
+        initialEpoch: done,
         seed,
         ...(validation ? { validation } : {}),
         signal: abort.signal,
@@ -193,29 +360,78 @@ async function trainOne(
           });
           history.push(r);
           appendFileSync(metricsPath, JSON.stringify(epochJson(r)) + "\n");
-          await save(r.epoch);
-          return earlyStop(history, s.earlyStop);
+          const go = earlyStop(history, s.earlyStop);
+          await save(r.epoch, false, !go);
+          return go;
         },
       });
     } catch (e) {
       if (!abort.signal.aborted) throw e;
       interrupted = true;
-      await save(history.length);
+      await save(history.length, true);
     } finally {
       process.off("SIGINT", onInt);
       progress.finish();
     }
-    const trainedSeconds = history.reduce((a, r) => a + r.seconds, 0);
-    const imagesPerSecond =
-      history.length === 0 ? 0 : (history.length * steps * program.stepBatch) / trainedSeconds;
     const seconds = (performance.now() - ctx.started) / 1000;
     process.stderr.write(
-      `nnc: ${interrupted ? "stopped" : "done"}${label} in ${seconds.toFixed(1)} s; weights in ${ckpt}, metrics in ${metricsPath}\n`,
+      `nnc: ${interrupted ? "stopped" : "done"}${label} in ${seconds.toFixed(1)} s; weights in ${ckpt}, metrics in ${metricsPath}` +
+        (interrupted ? `; --resume continues from the end of epoch ${history.length}` : "") +
+        "\n",
     );
     if (profilingRequested()) await printKernelProfile(program);
-    return { program, history, interrupted, ckpt, imagesPerSecond };
+    return { program, history, interrupted, ckpt, imagesPerSecond: rate(history) };
   } finally {
     model.dispose();
+  }
+}
+
+/** What `--resume` says before training: from which epoch, and what an interruption lost. */
+function resumeMessage(state: TrainState, ckpt: string, epochs: number, label: string): string {
+  let lost = "";
+  try {
+    const meta = existsSync(ckpt) ? readCheckpoint(ckpt).metadata : {};
+    const n = meta.interrupted_in_epoch;
+    if (n !== undefined && Number(n) === state.epoch + 1) {
+      lost = `; the run was interrupted during epoch ${n}, which starts over`;
+    }
+  } catch {
+    // the weights file is only consulted for this message; the state is what resumes
+  }
+  return (
+    `nnc: resuming ${state.model}${label} from ${state.path}: ${state.epoch} epoch${state.epoch === 1 ? "" : "s"} ` +
+    `done (step ${state.step}), training to epoch ${epochs}${lost}`
+  );
+}
+
+/**
+ * Continues `metrics.jsonl` for a resumed run: keeps the lines of the epochs `history` holds
+ * (drops a line an interrupted save left for a later epoch), and rewrites it from `history`
+ * when it is missing or unreadable.
+ */
+function continueMetrics(path: string, history: readonly EpochResult[]): void {
+  const done = history.length;
+  const fromHistory = () =>
+    writeFileAtomically(
+      path,
+      new TextEncoder().encode(history.map((r) => JSON.stringify(epochJson(r)) + "\n").join("")),
+    );
+  if (!existsSync(path)) return fromHistory();
+  const lines = readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
+  const epochs = lines.map((l) => {
+    try {
+      return (JSON.parse(l) as { epoch?: unknown }).epoch;
+    } catch {
+      return undefined;
+    }
+  });
+  if (!epochs.every((e) => typeof e === "number")) return fromHistory();
+  const keep = lines.filter((_, i) => (epochs[i] as number) <= done);
+  if (keep.length !== done) return fromHistory();
+  if (keep.length !== lines.length) {
+    writeFileAtomically(path, new TextEncoder().encode(keep.map((l) => l + "\n").join("")));
   }
 }
 
@@ -292,7 +508,7 @@ async function searchTrials(
   ctx: TrainContext,
   first: ModelProgram,
   trials: number,
-  compileTrial: (trial: number) => Promise<ModelProgram>,
+  compileTrial: (trial: number, batch?: number) => Promise<ModelProgram>,
   outDir: string,
 ): Promise<number> {
   mkdirSync(outDir, { recursive: true });
@@ -304,13 +520,26 @@ async function searchTrials(
   const done: TrainOutcome[] = [];
   let interrupted = false;
   for (let k = 0; k < trials; k++) {
-    const program = k === 0 ? first : await compileTrial(k);
+    const compiled = k === 0 ? first : await compileTrial(k);
+    const dir = join(outDir, `trial-${k}`);
+    let point: ResumePoint | undefined;
+    if (ctx.resume) {
+      if (existsSync(statePath(dir, compiled.model))) {
+        point = await resumePoint(ctx, compiled, dir, (batch) => compileTrial(k, batch));
+      } else {
+        process.stderr.write(
+          `nnc: trial ${k} has no saved state in ${dir}; training it from the start\n`,
+        );
+      }
+    }
+    const program = point?.program ?? compiled;
     const choices = program.settings.search?.choices ?? [];
     const r = await trainOne(
       ctx,
       program,
-      join(outDir, `trial-${k}`),
+      dir,
       ` trial ${k} of ${trials} (${choices.join(", ")})`,
+      point,
     );
     done.push(r);
     appendFileSync(

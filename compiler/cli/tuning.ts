@@ -127,6 +127,7 @@ export async function compileForTuned(
     inferBatch?: number;
     trial?: number;
     bindings?: Readonly<Record<string, number>>;
+    seed?: number;
   },
   mode: TuneMode,
 ): Promise<ModelProgram> {

@@ -40,6 +40,11 @@ export interface LowerOptions {
   readonly bindings?: Readonly<Record<string, number>>;
   /** Which combination of `search` options (0-based; see `trials`). */
   readonly trial?: number;
+  /**
+   * The run's seed instead of its `seed` setting (`nnc train --seed`): it keys the streams of
+   * dropout and noise, and is the `seed` the lowered run reports.
+   */
+  readonly seed?: number;
 }
 
 export interface LoweredInput {
@@ -200,6 +205,7 @@ export function lowerTrainChecked(
   const probe = new Elab(checked.program, { batch: opts.batch, training: true });
   probe.searchChoice = (s) => choices[searches.indexOf(s)] ?? 0;
   const cfg: TrainConfig = trainConfig(probe, decl);
+  const seed = opts.seed ?? cfg.seed;
   const diagnostics: Diagnostic[] = [...probe.diagnostics];
   if (diagnostics.length > 0) return { train: null, diagnostics };
   const prefix = modelPrefixFor(cfg);
@@ -260,7 +266,7 @@ export function lowerTrainChecked(
     models.push(cfg.model.decl.name.name);
     const span = cfg.model.span;
     // Training step.
-    const e = newElab(checked, cfg.seed, opts, true, choices, searches, prefix);
+    const e = newElab(checked, seed, opts, true, choices, searches, prefix);
     e.step(cfg.decl.name.span);
     const fwd = buildForward(e, cfg, true);
     if (fwd?.perSample && fwd.output && fwd.label !== null) {
@@ -296,7 +302,7 @@ export function lowerTrainChecked(
     if (g) steps.push({ name: "train", graph: g, inputs: inputsOf(e), updates: models });
 
     // Evaluation.
-    const ev = newElab(checked, cfg.seed, opts, false, choices, searches, prefix);
+    const ev = newElab(checked, seed, opts, false, choices, searches, prefix);
     const fe = buildForward(ev, cfg, true);
     if (fe?.perSample && fe.output && fe.label !== null) {
       ev.b.output("loss", batchSum(ev, fe.perSample.node, cfg.lossSpan));
@@ -306,7 +312,7 @@ export function lowerTrainChecked(
     }
 
     // Prediction.
-    const pr = newElab(checked, cfg.seed, opts, false, choices, searches, prefix);
+    const pr = newElab(checked, seed, opts, false, choices, searches, prefix);
     const fp = buildForward(pr, cfg, false);
     if (fp?.output) {
       const out = fp.output.node;
@@ -325,7 +331,7 @@ export function lowerTrainChecked(
     }
   } else {
     cfg.steps.forEach((s, i) => {
-      const e = newElab(checked, cfg.seed, opts, true, choices, searches, prefix, 1000 * i);
+      const e = newElab(checked, seed, opts, true, choices, searches, prefix, 1000 * i);
       e.step(s.span);
       const scope = stepScope(e, cfg, [s]);
       const perSample = buildStepLoss(e, cfg, s, scope);
@@ -380,7 +386,7 @@ export function lowerTrainChecked(
       epochs: cfg.epochs,
       stepsPerEpoch,
       metrics: cfg.metrics,
-      seed: cfg.seed,
+      seed,
       shuffle: cfg.shuffle,
       init: cfg.init,
       freeze: [...frozen],

@@ -2,7 +2,8 @@
  * @file `nnc train` on a run with `search` options: every trial trains into its own folder,
  * `search.jsonl` has a line per trial, the best trial (highest validation accuracy) is the one
  * whose weights land in `DIR/<Model>.safetensors`, `--trial K` trains one trial, and a trial
- * number outside the grid is a clear error (exit 1, no stack trace).
+ * number outside the grid is a clear error (exit 1, no stack trace). A search over the data
+ * trains each trial on its own data, and `--resume` after a finished search retrains nothing.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -11,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromRoot } from "../util/golden.js";
+import { rng } from "../device/util.js";
 
 const nnc = fromRoot("dist/bin/nnc.js");
 const dir = mkdtempSync(join(tmpdir(), "nnc-search-"));
@@ -93,6 +95,71 @@ test("--trial K trains one trial; a trial outside the grid is an error naming th
   assert.match(bad.stderr, /train Grid has 2 trial\(s\)/);
   assert.match(bad.stderr, /grid\.nn/);
   assert.not.match(bad.stderr, /\n\s+at /);
+});
+
+test("a search over the data trains each trial on its own data", () => {
+  // Trial 0's data has every label flipped, trial 1's is right; validation data is right. Had
+  // trial 1 trained on trial 0's data, it would score as badly as trial 0.
+  const next = rng(11);
+  const csv = (name: string, flip: boolean) => {
+    const rows = ["a,b,y"];
+    for (let i = 0; i < 256; i++) {
+      const a = next();
+      const b = next();
+      const y = a > b !== flip ? 1 : 0;
+      rows.push(`${a.toFixed(4)},${b.toFixed(4)},${y}`);
+    }
+    writeFileSync(join(dir, name), rows.join("\n") + "\n");
+  };
+  csv("flipped.csv", true);
+  csv("right.csv", false);
+  csv("check.csv", false);
+  const pick = join(dir, "pick.nn");
+  writeFileSync(
+    pick,
+    `model Pair(x: [2]) -> [2] {
+  x |> dense(2)
+}
+
+train Pick {
+  data      = search [csv(path: "flipped.csv", label: "y", classes: 2), csv(path: "right.csv", label: "y", classes: 2)]
+  validate  = csv(path: "check.csv", label: "y", classes: 2)
+  loss      = softmax_cross_entropy
+  optimizer = adam(lr: 0.05)
+  batch     = 32
+  epochs    = 3
+  metrics   = [accuracy]
+}
+`,
+  );
+  const out = join(dir, "pick");
+  const r = run(["train", pick, "--out", out, "--json"]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, "nnc: trial 1 has other data settings; loading its data");
+  type Summary = { trial: number; trials: { val_accuracy: number }[] };
+  const s = JSON.parse(r.stdout.trim().split("\n").pop()!) as Summary;
+  const [flipped, right] = s.trials.map((t) => t.val_accuracy);
+  assert.ok(flipped! < 0.35, `trial 0 (flipped labels): ${flipped}`);
+  assert.ok(right! > 0.75, `trial 1 (right labels): ${right}`);
+  assert.is(s.trial, 1);
+
+  // --resume after the search finished: every trial says so, none trains, the ranking stands.
+  const again = run(["train", pick, "--out", out, "--resume", "--json"]);
+  assert.is(again.code, 0, again.stderr);
+  assert.match(again.stderr, /trial 0 of 2 .*already finished: 3 epochs trained/);
+  assert.match(again.stderr, /trial 1 of 2 .*already finished: 3 epochs trained/);
+  assert.not.match(again.stderr, /epoch \d\/3 loss/);
+  assert.equal(JSON.parse(again.stdout.trim().split("\n").pop()!).trials, s.trials);
+
+  // A search stopped before trial 1 saved a state: --resume keeps trial 0, trains trial 1
+  // from the start, and (same seed, same data) gets the same result.
+  rmSync(join(out, "trial-1", "Pair.state.safetensors"));
+  const rest = run(["train", pick, "--out", out, "--resume", "--json"]);
+  assert.is(rest.code, 0, rest.stderr);
+  assert.match(rest.stderr, /trial 0 of 2 .*already finished/);
+  assert.match(rest.stderr, "nnc: trial 1 has no saved state in");
+  assert.match(rest.stderr, /epoch 3\/3 loss/);
+  assert.equal(JSON.parse(rest.stdout.trim().split("\n").pop()!).trials, s.trials);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
