@@ -25,9 +25,13 @@ import { GraphBuilder } from "../../compiler/ir/builder.js";
 
 const span = { file: "t.nn", start: 0, end: 1 };
 
-test("heuristics: 8x8 matmul blocks, long pixel runs for thin convolutions", () => {
-  assert.equal(matmulHeuristic(512, 512, 512), { bm: 8, bn: 8, wg: 64 });
-  assert.equal(matmulHeuristic(3, 2, 9), { bm: 2, bn: 4, wg: 64 });
+test("heuristics: 16x16 matmul blocks, N-wide for narrow outputs, long pixel runs for thin convolutions", () => {
+  assert.equal(matmulHeuristic(512, 512, 512), { bm: 16, bn: 16, wg: 32 });
+  assert.equal(matmulHeuristic(64, 128, 784), { bm: 16, bn: 16, wg: 32 });
+  // 10 classes: one 12-wide block; rows shrink to 8 so that 8 blocks fill the SIMD lanes.
+  assert.equal(matmulHeuristic(64, 10, 5408), { bm: 8, bn: 12, wg: 32 });
+  assert.equal(matmulHeuristic(5408, 10, 64), { bm: 16, bn: 12, wg: 32 });
+  assert.equal(matmulHeuristic(3, 2, 9), { bm: 1, bn: 4, wg: 32 });
   assert.equal(convHeuristic(26, 1, 32), { px: 13, ch: 4, wg: 64 });
   assert.equal(convHeuristic(14, 32, 64), { px: 7, ch: 8, wg: 64 });
   assert.equal(gradFilterHeuristic(9, 1, 32), { bt: 9, bf: 16, wg: 32 });
@@ -65,7 +69,12 @@ test("tune cache: round trip, missing and corrupt files read as empty", () => {
   try {
     const path = join(dir, "sub", "tune.json");
     assert.equal(readTuneCache(path), {});
-    const t = { "llvmpipe (x)": { "matmul 1|2x3x4|NN": { bm: 4, bn: 4, wg: 64, ms: 1.5 } } };
+    const t = {
+      "llvmpipe (x)": {
+        "matmul 1|2x3x4|NN": { bm: 4, bn: 4, wg: 64, ms: 1.5, space: 2 },
+        "conv2d 1x4x4x1 3x3x2 s1,1 p0,0,0,0": { px: 2, ch: 4, wg: 64, ms: 1 },
+      },
+    };
     writeTuneCache(t, path);
     assert.equal(readTuneCache(path), t);
     writeTuneCache({}, path);
@@ -94,8 +103,10 @@ test("tuned configurations reach the emitted kernels, clamped to valid blocks", 
   };
   assert.match(wgsl({ bm: 2, bn: 4, wg: 16 }), "let m0 = tm * 2u;");
   assert.match(wgsl({ bm: 2, bn: 4, wg: 16 }), "@workgroup_size(8)"); // 15 items: 2 groups of 8
-  assert.match(wgsl({ bm: 99, bn: 3, wg: 64 }), "let m0 = tm * 8u;"); // clamped
+  assert.match(wgsl({ bm: 99, bn: 3, wg: 64 }), "let m0 = tm * 16u;"); // clamped
   assert.match(wgsl({ bm: 99, bn: 3, wg: 64 }), "let n0 = tn * 4u;");
+  assert.match(wgsl({ bm: 12, bn: 99, wg: 64 }), "let n0 = tn * 16u;");
+  assert.match(wgsl({ bm: 12, bn: 10, wg: 64 }), "let n0 = tn * 12u;");
 });
 
 test.run();

@@ -156,10 +156,19 @@ test("a search measures each shape once, and only those the cache lacks", () => 
   const first = `matmul ${matmulKey([], 16, 32, 24, false, false)}`;
   const second = `matmul ${matmulKey([], 16, 8, 32, false, false)}`;
   assert.equal(keys, [first, second]);
-  const table = { A: { [first]: { heuristic: true } }, B: { [second]: { bm: 2, bn: 4, wg: 8 } } };
+  const table = {
+    A: { [first]: { heuristic: true, space: 2 } },
+    B: { [second]: { bm: 2, bn: 4, wg: 8, space: 2 } },
+    // Searched among the older matmul candidates (no `space`): measured again.
+    D: { [first]: { heuristic: true }, [second]: { bm: 2, bn: 4, wg: 8, space: 2 } },
+  };
   assert.equal(
     pendingShapes("A", [g], defaultLimits, table).map((s) => `${s.op} ${s.key}`),
     [second],
+  );
+  assert.equal(
+    pendingShapes("D", [g], defaultLimits, table).map((s) => `${s.op} ${s.key}`),
+    [first],
   );
   assert.equal(
     pendingShapes("B", [g], defaultLimits, table).map((s) => `${s.op} ${s.key}`),
@@ -181,7 +190,8 @@ test("a cached winner changes the emitted WGSL of its shape, and of no other", (
     const changed = tuned.filter((w, i) => w !== base[i]);
     assert.is(changed.length, 2, "both kernels of the tuned shape, not the other");
     for (const w of changed) assert.match(w, "let m0 = tm * 2u;");
-    for (const w of base) assert.match(w, "let m0 = tm * 8u;"); // the heuristic's 8-row block
+    // The heuristic's blocks: 16 wide, rows shrunk to 4 so that 8 blocks cover 16x32.
+    for (const w of base.slice(0, 2)) assert.match(w, "let m0 = tm * 4u;");
     // The same entry on another adapter, or marked as the heuristic, changes nothing.
     useTuning("B", { A: { [key]: { bm: 2, bn: 4, wg: 16 } } });
     assert.equal(wgsl(), base);
