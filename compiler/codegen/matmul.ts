@@ -14,18 +14,17 @@ import { itemsKernel, itemsWorkgroup, type MatmulConfig, matmulKey, tuned } from
 import { broadcastIndex, coords, numel, u32 } from "./wgsl.js";
 
 /**
- * The block shape measured fastest on llvmpipe (vec4 loads): where every load is a loop over
- * the SIMD lanes, the bigger the block the fewer loads per multiply-add, up to 16 x 16 (8x8 ran
- * 1.3 ms on 64x128x784, 16x16 0.9 ms). A narrow output (N <= 16, e.g. 10 classes) is one block
- * wide rather than two clamped ones (64x10x5408: 1.55 ms at 8x8, 0.88 ms at 8x12). Rows shrink
- * until there are 8 blocks, one per SIMD lane, when the output allows it.
+ * The heuristic block: 8x8 with vec4 loads, measured fastest on llvmpipe for most sizes among
+ * blocks up to 8x8. Bigger blocks (up to 16x16, and one block as wide as N when N <= 16) often
+ * run faster there (64x128x784: 8x8 ~1.3 ms, 16x16 ~0.9 ms; 64x10x5408: 1.55 ms, 8x16 0.88 ms),
+ * but their WGSL is up to 4x longer and a built module embeds every kernel (the MNIST module's
+ * 30 KB budget), so they are the search's candidates (tune.ts), not the default.
  */
 export function matmulHeuristic(M: number, N: number, K: number): MatmulConfig {
   void K;
-  const bn = N <= 16 ? Math.max(4, Math.ceil(N / 4) * 4) : 16;
-  let bm = 16;
-  while (bm > 1 && (bm > M || Math.ceil(M / bm) * Math.ceil(N / bn) < 8)) bm /= 2;
-  return { bm, bn, wg: 32 };
+  const bm = M >= 8 ? 8 : M >= 4 ? 4 : M >= 2 ? 2 : 1;
+  const bn = N >= 8 ? 8 : 4;
+  return { bm, bn, wg: 64 };
 }
 
 export function matmulEmitter(ctx: EmitCtx<"matmul">): Emitted {

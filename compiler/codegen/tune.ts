@@ -142,7 +142,7 @@ export function readTuneCache(path = tuneCachePath(), warn: Warn = stderrWarn): 
  * The generation of each op's candidate space. A cached winner records the generation it was
  * searched in (`space`, absent for 1); one of another generation still applies, but the next
  * search measures its shape again among today's candidates (and replaces it). Matmul is at 2
- * since blocks of up to 16 x 16 joined the candidates (and the heuristic).
+ * since blocks of up to 16 x 16 joined the candidates.
  */
 const searchSpace: { readonly [K in TunedOp]: number } = {
   matmul: 2,
@@ -429,7 +429,7 @@ export function convKey(
  * invocation and ~5 with a 4x4 block of vec4 loads (scripts/tune-matmul.ts prints each); every
  * load there is a loop over the SIMD lanes, so bigger blocks (fewer loads per multiply-add)
  * win despite spilling accumulators: 16x16 or 16x12 on the MLP's 64x128x784 shapes, a block
- * as wide as N when N is 10.
+ * as wide as N when N is 10 (the heuristic stays 8x8: matmul.ts says why).
  */
 export const candidates: { readonly [K in TunedOp]: readonly TuneConfigs[K][] } = {
   matmul: [2, 4, 8, 16].flatMap((bm) =>
@@ -557,7 +557,8 @@ export async function autotune(
   const fresh: Record<string, unknown> = {};
   for (const s of shapes) {
     const full = `${s.op} ${s.key}`;
-    const hit = currentEntry(mine, s.op, s.key) as { ms?: number; heuristicMs?: number } | undefined;
+    const hit = currentEntry(mine, s.op, s.key) as
+      { ms?: number; heuristicMs?: number } | undefined;
     if (hit && !opts.force) {
       results.push({
         op: s.op,
