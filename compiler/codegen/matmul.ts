@@ -1,7 +1,7 @@
 /**
  * @file Batched matmul with optional transposes and broadcast batch axes, generated from
  * parameters (tune.ts): each invocation computes a `bm` x `bn` block of the output (rows x
- * columns, `bn` a multiple of 4), so every loaded value feeds several multiply-adds; on
+ * columns, up to 16 x 16, `bn` a multiple of 4), so every loaded value feeds several multiply-adds; on
  * llvmpipe a 4x4 block ran about 5x faster than one invocation per output and bigger blocks
  * faster still (docs: /work/shared/design/webgpu.md). When the contiguous axis of each operand
  * and K are multiples of 4, operands are read as `vec4<f32>` and 4x4 tiles are combined as
@@ -13,7 +13,13 @@ import { type EmitCtx, type Emitted, kernels } from "./context.js";
 import { itemsKernel, itemsWorkgroup, type MatmulConfig, matmulKey, tuned } from "./tune.js";
 import { broadcastIndex, coords, numel, u32 } from "./wgsl.js";
 
-/** The block shape measured fastest on llvmpipe for most sizes (8x8 with vec4 loads). */
+/**
+ * The heuristic block: 8x8 with vec4 loads, measured fastest on llvmpipe for most sizes among
+ * blocks up to 8x8. Bigger blocks (up to 16x16, and one block as wide as N when N <= 16) often
+ * run faster there (64x128x784: 8x8 ~1.3 ms, 16x16 ~0.9 ms; 64x10x5408: 1.55 ms, 8x16 0.88 ms),
+ * but their WGSL is up to 4x longer and a built module embeds every kernel (the MNIST module's
+ * 30 KB budget), so they are the search's candidates (tune.ts), not the default.
+ */
 export function matmulHeuristic(M: number, N: number, K: number): MatmulConfig {
   void K;
   const bm = M >= 8 ? 8 : M >= 4 ? 4 : M >= 2 ? 2 : 1;
@@ -35,9 +41,9 @@ export function matmulEmitter(ctx: EmitCtx<"matmul">): Emitted {
   const key = matmulKey(batchShape, M, N, K, transA, transB);
   const cfg = tuned("matmul", key, matmulHeuristic(M, N, K));
   // Transposed A on the vec4 path loads rows in fours.
-  let bm = Math.max(1, Math.min(8, Math.round(cfg.bm)));
-  if (vec && transA) bm = bm <= 4 ? 4 : 8;
-  const bn = Math.max(4, Math.min(8, Math.ceil(cfg.bn / 4) * 4));
+  let bm = Math.max(1, Math.min(16, Math.round(cfg.bm)));
+  if (vec && transA) bm = Math.ceil(bm / 4) * 4;
+  const bn = Math.max(4, Math.min(16, Math.ceil(cfg.bn / 4) * 4));
   const nc = bn / 4;
   const TM = Math.ceil(M / bm);
   const TN = Math.ceil(N / bn);

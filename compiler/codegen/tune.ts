@@ -21,9 +21,9 @@ import { type BufferDecl, grid, type KernelSource, u32 } from "./wgsl.js";
 
 /** Register blocking of the matmul kernel: each invocation computes a BM x BN output block. */
 export interface MatmulConfig {
-  /** Rows per invocation: 1, 2, 4 or 8. */
+  /** Rows per invocation: 1 to 16. */
   readonly bm: number;
-  /** Columns per invocation, a multiple of 4: 4 or 8. */
+  /** Columns per invocation, a multiple of 4: 4 to 16. */
   readonly bn: number;
   /** Invocations per workgroup. */
   readonly wg: number;
@@ -136,6 +136,30 @@ export function readTuneCache(path = tuneCachePath(), warn: Warn = stderrWarn): 
     table[adapter] = clean;
   }
   return table;
+}
+
+/**
+ * The generation of each op's candidate space. A cached winner records the generation it was
+ * searched in (`space`, absent for 1); one of another generation still applies, but the next
+ * search measures its shape again among today's candidates (and replaces it). Matmul is at 2
+ * since blocks of up to 16 x 16 joined the candidates.
+ */
+const searchSpace: { readonly [K in TunedOp]: number } = {
+  matmul: 2,
+  conv2d: 1,
+  conv2d_grad_input: 1,
+  conv2d_grad_filter: 1,
+};
+
+/** The cached winner of `op` at shape `key` when it was searched in the op's current space. */
+function currentEntry(
+  mine: Record<string, unknown>,
+  op: TunedOp,
+  key: string,
+): Record<string, unknown> | undefined {
+  const e = mine[`${op} ${key}`];
+  if (!isObject(e)) return undefined;
+  return (e.space ?? 1) === searchSpace[op] ? e : undefined;
 }
 
 /** The device choice a command's device comes from: NNC_DEVICE wins, as in acquireDevice. */
@@ -401,11 +425,16 @@ export function convKey(
 
 /**
  * Candidate configurations per op (the heuristic is always timed too). Matmul blocks cover
- * 2x4 .. 8x8 outputs per invocation: on llvmpipe, 512^3 ran ~1 GFLOP/s with one output per
- * invocation and ~5 with a 4x4 block of vec4 loads (scripts/tune-matmul.ts prints each).
+ * 2x4 .. 16x16 outputs per invocation: on llvmpipe, 512^3 ran ~1 GFLOP/s with one output per
+ * invocation and ~5 with a 4x4 block of vec4 loads (scripts/tune-matmul.ts prints each); every
+ * load there is a loop over the SIMD lanes, so bigger blocks (fewer loads per multiply-add)
+ * win despite spilling accumulators: 16x16 or 16x12 on the MLP's 64x128x784 shapes, a block
+ * as wide as N when N is 10 (the heuristic stays 8x8: matmul.ts says why).
  */
 export const candidates: { readonly [K in TunedOp]: readonly TuneConfigs[K][] } = {
-  matmul: [2, 4, 8].flatMap((bm) => [4, 8].flatMap((bn) => [32, 64].map((wg) => ({ bm, bn, wg })))),
+  matmul: [2, 4, 8, 16].flatMap((bm) =>
+    [4, 8, 12, 16].flatMap((bn) => [32, 64].map((wg) => ({ bm, bn, wg }))),
+  ),
   conv2d: [2, 4, 8, 16].flatMap((px) => [4, 8, 16].map((ch) => ({ px, ch, wg: 64 }))),
   conv2d_grad_input: [2, 4, 8].flatMap((px) => [4, 8].map((ch) => ({ px, ch, wg: 64 }))),
   conv2d_grad_filter: [1, 3, 9].flatMap((bt) =>
@@ -496,7 +525,7 @@ export function pendingShapes(
   table: TuneTable,
 ): TuneShape[] {
   const mine = table[adapter] ?? {};
-  return tuneShapes(graphs, limits).filter((s) => !(`${s.op} ${s.key}` in mine));
+  return tuneShapes(graphs, limits).filter((s) => !currentEntry(mine, s.op, s.key));
 }
 
 /**
@@ -524,11 +553,12 @@ export async function autotune(
   const mine = (table[adapter] ??= {});
   const results: TuneResult[] = [];
   const shapes = tuneShapes(graphs, dev.limits);
-  const todo = shapes.filter((s) => opts.force || !(`${s.op} ${s.key}` in mine));
+  const todo = shapes.filter((s) => opts.force || !currentEntry(mine, s.op, s.key));
   const fresh: Record<string, unknown> = {};
   for (const s of shapes) {
     const full = `${s.op} ${s.key}`;
-    const hit = mine[full] as { ms?: number; heuristicMs?: number } | undefined;
+    const hit = currentEntry(mine, s.op, s.key) as
+      { ms?: number; heuristicMs?: number } | undefined;
     if (hit && !opts.force) {
       results.push({
         op: s.op,
@@ -562,7 +592,13 @@ export async function autotune(
       });
       continue;
     }
-    fresh[full] = mine[full] = { ...(r.config as object), ms: r.ms, heuristicMs: r.heuristicMs };
+    const space = searchSpace[s.op];
+    fresh[full] = mine[full] = {
+      ...(r.config as object),
+      ms: r.ms,
+      heuristicMs: r.heuristicMs,
+      ...(space > 1 ? { space } : {}),
+    };
     results.push(r);
     opts.log?.(
       `${s.op} ${s.key}: ${JSON.stringify(r.config)} ${r.ms.toFixed(3)} ms (heuristic ${r.heuristicMs.toFixed(3)} ms, ${r.tried} kernels)`,

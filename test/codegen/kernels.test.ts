@@ -65,7 +65,12 @@ test("tune cache: round trip, missing and corrupt files read as empty", () => {
   try {
     const path = join(dir, "sub", "tune.json");
     assert.equal(readTuneCache(path), {});
-    const t = { "llvmpipe (x)": { "matmul 1|2x3x4|NN": { bm: 4, bn: 4, wg: 64, ms: 1.5 } } };
+    const t = {
+      "llvmpipe (x)": {
+        "matmul 1|2x3x4|NN": { bm: 4, bn: 4, wg: 64, ms: 1.5, space: 2 },
+        "conv2d 1x4x4x1 3x3x2 s1,1 p0,0,0,0": { px: 2, ch: 4, wg: 64, ms: 1 },
+      },
+    };
     writeTuneCache(t, path);
     assert.equal(readTuneCache(path), t);
     writeTuneCache({}, path);
@@ -94,8 +99,10 @@ test("tuned configurations reach the emitted kernels, clamped to valid blocks", 
   };
   assert.match(wgsl({ bm: 2, bn: 4, wg: 16 }), "let m0 = tm * 2u;");
   assert.match(wgsl({ bm: 2, bn: 4, wg: 16 }), "@workgroup_size(8)"); // 15 items: 2 groups of 8
-  assert.match(wgsl({ bm: 99, bn: 3, wg: 64 }), "let m0 = tm * 8u;"); // clamped
+  assert.match(wgsl({ bm: 99, bn: 3, wg: 64 }), "let m0 = tm * 16u;"); // clamped
   assert.match(wgsl({ bm: 99, bn: 3, wg: 64 }), "let n0 = tn * 4u;");
+  assert.match(wgsl({ bm: 12, bn: 99, wg: 64 }), "let n0 = tn * 16u;");
+  assert.match(wgsl({ bm: 12, bn: 10, wg: 64 }), "let n0 = tn * 12u;");
 });
 
 test.run();

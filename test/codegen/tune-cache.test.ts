@@ -156,10 +156,19 @@ test("a search measures each shape once, and only those the cache lacks", () => 
   const first = `matmul ${matmulKey([], 16, 32, 24, false, false)}`;
   const second = `matmul ${matmulKey([], 16, 8, 32, false, false)}`;
   assert.equal(keys, [first, second]);
-  const table = { A: { [first]: { heuristic: true } }, B: { [second]: { bm: 2, bn: 4, wg: 8 } } };
+  const table = {
+    A: { [first]: { heuristic: true, space: 2 } },
+    B: { [second]: { bm: 2, bn: 4, wg: 8, space: 2 } },
+    // Searched among the older matmul candidates (no `space`): measured again.
+    D: { [first]: { heuristic: true }, [second]: { bm: 2, bn: 4, wg: 8, space: 2 } },
+  };
   assert.equal(
     pendingShapes("A", [g], defaultLimits, table).map((s) => `${s.op} ${s.key}`),
     [second],
+  );
+  assert.equal(
+    pendingShapes("D", [g], defaultLimits, table).map((s) => `${s.op} ${s.key}`),
+    [first],
   );
   assert.equal(
     pendingShapes("B", [g], defaultLimits, table).map((s) => `${s.op} ${s.key}`),

@@ -51,6 +51,8 @@ test("matmul: every search candidate matches the reference on odd shapes", async
     matmul(13, 9, 11, false, false), // scalar loads, partial blocks both ways
     matmul(9, 12, 20, false, false), // vec4 loads, 9 rows
     matmul(12, 8, 13, true, true), // transposed operands, N % 4 != 0
+    matmul(37, 12, 30, false, false), // 16-row blocks, partial in both ways
+    matmul(36, 8, 20, true, false), // vec4 transposed A, a partial 16-row block
   ]);
 });
 

@@ -50,7 +50,10 @@ export function run(
 }
 
 /** `node dist/bin/nnc.js ARGS`. */
-export function nnc(args: readonly string[], opts: { cwd?: string } = {}): Promise<RunResult> {
+export function nnc(
+  args: readonly string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<RunResult> {
   return run(process.execPath, [nncBin, ...args], opts);
 }
 
