@@ -689,14 +689,14 @@ function serialKernel(v: FuseGraph, g: Group, opts: KernelOptions): GroupCode {
   const members = new Set(g.members);
   const w = new KernelWriter(v);
   const lines: string[] = [];
-  const wg = Math.max(
-    1,
-    Math.min(
-      serialGroup,
-      opts.limits.maxComputeInvocationsPerWorkgroup,
-      opts.limits.maxComputeWorkgroupSizeX,
-    ),
+  // A power of two, so that the split sums' lane groups tile the workgroup.
+  let wg = 1;
+  const maxWg = Math.min(
+    serialGroup,
+    opts.limits.maxComputeInvocationsPerWorkgroup,
+    opts.limits.maxComputeWorkgroupSizeX,
   );
+  while (wg * 2 <= maxWg) wg *= 2;
   // Members live in a scratch storage buffer (function-local arrays are slow on llvmpipe).
   const offset = new Map<number, number>();
   let words = 0;

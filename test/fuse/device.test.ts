@@ -313,35 +313,44 @@ test("serial region on one workgroup: split sums, a transpose, broadcasts and in
   b.update("acc", b.add("add", [b.add("mul", [acc, a0], {}, span), s], {}, span));
   b.update("total", b.add("add", [total, b.add("reshape", [sq], { shape: [1] }, span)], {}, span));
   const g = b.build();
-  const plan = planGraph(g, { limits: dev.limits });
-  assert.is(plan.kernels.length, 1);
-  const k = plan.kernels[0]!;
-  assert.is(k.op, "serial");
-  assert.equal(k.workgroupSize, [64, 1, 1]);
-  assert.match(k.wgsl, "let lane = lid % 16u;");
-  assert.match(k.wgsl, "let lane = lid % 64u;");
-  assert.equal(plan.updates, []); // both written in place
-  const ex = await Executor.create(dev, plan);
-  const r = rng(11);
-  const xs = randomArray(450, r);
-  const vars = new Map<string, ArrayLike<number>>([
-    ["acc", randomArray(3, r, 0.1, 0.5)],
-    ["total", randomArray(1, r)],
-  ]);
-  for (const [name, d] of vars) ex.setVariable(name, d);
-  ex.writeInput("x", xs);
-  for (let step = 0; step < 3; step++) {
-    const ref = evaluateOutputs(g, { inputs: new Map([["x", xs]]), variables: vars });
-    const got = await ex.run();
-    assertClose(`y ${step}`, got.y!, ref.get("y")!);
-    assert.equal([...got.arg!], [...ref.get("arg")!.data], `arg ${step}`);
-    for (const name of ["acc", "total"]) {
-      const next = ref.get(`update:${name}`)!.data;
-      assertClose(`${name} ${step}`, await ex.getVariable(name), next);
-      vars.set(name, Float32Array.from(next));
+  // Workgroups of 64 (the default), 32 (a limit of 48 rounds down to a power of two) and 1.
+  const cases: [number, number, string[]][] = [
+    [dev.limits.maxComputeInvocationsPerWorkgroup, 64, ["lid % 16u;", "lid % 64u;"]],
+    [48, 32, ["lid % 8u;", "lid % 32u;"]],
+    [1, 1, []],
+  ];
+  for (const [most, wg, lanes] of cases) {
+    const limits = { ...dev.limits, maxComputeInvocationsPerWorkgroup: most };
+    const plan = planGraph(g, { limits });
+    assert.is(plan.kernels.length, 1);
+    const k = plan.kernels[0]!;
+    assert.is(k.op, "serial");
+    assert.equal(k.workgroupSize, [wg, 1, 1]);
+    for (const l of lanes) assert.match(k.wgsl, `let lane = ${l}`);
+    assert.is(k.wgsl.includes("nnc_part"), lanes.length > 0);
+    assert.equal(plan.updates, []); // both written in place
+    const ex = await Executor.create(dev, plan);
+    const r = rng(11);
+    const xs = randomArray(450, r);
+    const vars = new Map<string, ArrayLike<number>>([
+      ["acc", randomArray(3, r, 0.1, 0.5)],
+      ["total", randomArray(1, r)],
+    ]);
+    for (const [name, d] of vars) ex.setVariable(name, d);
+    ex.writeInput("x", xs);
+    for (let step = 0; step < 3; step++) {
+      const ref = evaluateOutputs(g, { inputs: new Map([["x", xs]]), variables: vars });
+      const got = await ex.run();
+      assertClose(`y ${wg} ${step}`, got.y!, ref.get("y")!);
+      assert.equal([...got.arg!], [...ref.get("arg")!.data], `arg ${wg} ${step}`);
+      for (const name of ["acc", "total"]) {
+        const next = ref.get(`update:${name}`)!.data;
+        assertClose(`${name} ${wg} ${step}`, await ex.getVariable(name), next);
+        vars.set(name, Float32Array.from(next));
+      }
     }
+    ex.dispose();
   }
-  ex.dispose();
 });
 
 test("epilogues: matmul + bias + relu, conv + bias + tanh + residual", async () => {
