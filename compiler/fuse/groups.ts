@@ -4,7 +4,7 @@
  * 1. epilogues: elementwise consumers of a matmul, conv or pool (bias add, activation,
  *    residual add, the ReLU mask on a gradient) join the producer's kernel;
  * 2. serial regions: connected nodes on small tensors (the loss, its gradient, metrics, the
- *    updates of small parameters) run as one single-invocation kernel;
+ *    updates of small parameters) run as one kernel of one workgroup;
  * 3. elementwise groups: chains and trees of elementwise nodes of one shape, several outputs
  *    allowed (an optimizer update writes m, v and p), and reductions with their exclusive
  *    elementwise producers (a prologue) and same-shape consumers (an epilogue); one

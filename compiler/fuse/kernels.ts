@@ -12,8 +12,12 @@
  *   blocks of 256), the exclusive producers recomputed per element, then the epilogue;
  *   with few outputs and many elements, two kernels: partial results into a scratch buffer,
  *   then their combination;
- * - serial: one invocation computing every member in order into function-local arrays, for
- *   small tensors (the loss and its gradient, metrics, small parameters' updates).
+ * - serial: one workgroup computing every member in order into a scratch buffer, for small
+ *   tensors (the loss and its gradient, metrics, small parameters' updates): its 64
+ *   invocations share each member's elements, a barrier before a member that reads elements
+ *   other invocations wrote; a sum of many elements into few outputs (the loss over the
+ *   batch, a bias gradient) splits each output across lanes and adds their partial sums by a
+ *   tree in workgroup memory.
  * A variable updated in place is bound once, read_write, and read through that binding.
  */
 import type { DeviceLimitsLike } from "../../runtime/plan.js";
@@ -263,10 +267,12 @@ function wrap(
   body: readonly string[],
   limits: DeviceLimitsLike,
   extraDecls: readonly string[] = [],
-  serial = false,
+  single = 0,
 ): Wrapped {
-  const wg = serial ? 1 : workgroupSizeFor(limits);
-  const g = grid(Math.ceil(invocations / wg), limits);
+  // single > 0: one workgroup of that many invocations, the body indexing by `lid` itself.
+  const serial = single > 0;
+  const wg = serial ? single : workgroupSizeFor(limits);
+  const g = grid(serial ? 1 : Math.ceil(invocations / wg), limits);
   const gx = g.dispatch[0];
   const flat =
     g.dispatch[1] > 1
@@ -674,10 +680,23 @@ function reduceKernels(v: FuseGraph, g: Group, opts: KernelOptions): GroupCode {
 // ---------------------------------------------------------------------------------------------
 // Serial
 
+/** Invocations of a serial kernel's one workgroup. */
+const serialGroup = 64;
+/** Reduced elements per output from which a serial kernel's sum is split across lanes. */
+const serialSplitMin = 64;
+
 function serialKernel(v: FuseGraph, g: Group, opts: KernelOptions): GroupCode {
   const members = new Set(g.members);
   const w = new KernelWriter(v);
   const lines: string[] = [];
+  // A power of two, so that the split sums' lane groups tile the workgroup.
+  let wg = 1;
+  const maxWg = Math.min(
+    serialGroup,
+    opts.limits.maxComputeInvocationsPerWorkgroup,
+    opts.limits.maxComputeWorkgroupSizeX,
+  );
+  while (wg * 2 <= maxWg) wg *= 2;
   // Members live in a scratch storage buffer (function-local arrays are slow on llvmpipe).
   const offset = new Map<number, number>();
   let words = 0;
@@ -695,6 +714,14 @@ function serialKernel(v: FuseGraph, g: Group, opts: KernelOptions): GroupCode {
     v.nodes[m]!.dtype === "f32" ? at(m, idx) : `bitcast<i32>(${at(m, idx)})`;
   const set = (m: number, value: string) =>
     `${at(m, "i")} = ${v.nodes[m]!.dtype === "f32" ? value : `bitcast<f32>(${value})`};`;
+  // The workgroup's invocations share each member's loop: element i is computed by
+  // invocation i % wg (`for (var i = lid; ...; i += wg)`), so a member reading another at its
+  // own index i reads what its invocation wrote. Any other read of a member written since the
+  // last barrier (a broadcast, a reduction, a transpose) waits at a barrier first.
+  // `dirty`: members written since the last barrier -> written at i by invocation i % wg.
+  const dirty = new Map<number, boolean>();
+  let needBarrier = false;
+  let N = 0;
   /** The value of input `j` at flat index `idx` of its own shape. */
   const read = (j: number, idx: string): string => {
     const n = v.nodes[j]!;
@@ -703,16 +730,40 @@ function serialKernel(v: FuseGraph, g: Group, opts: KernelOptions): GroupCode {
     }
     const r = v.root[j]!;
     if (v.inline[r] && !members.has(r)) return w.scalar(r);
-    if (members.has(r)) return get(r, idx);
+    if (members.has(r)) {
+      const owned = dirty.get(r);
+      if (owned !== undefined && !(owned && (idx === "i" || (idx === "0u" && N === 1)))) {
+        needBarrier = true;
+      }
+      return get(r, idx);
+    }
     return `${w.bind(valueKey(v, j), "read", scalarType(n.dtype))}[${idx}]`;
   };
+  const barrier = () => {
+    lines.push("storageBarrier();");
+    dirty.clear();
+  };
+  /** Elements [0, n) shared out among the invocations. */
+  const loopOver = (n: number, body: readonly string[]) => [
+    wg === 1
+      ? `for (var i = 0u; i < ${u32(n)}; i++) {`
+      : `for (var i = lid; i < ${u32(n)}; i += ${u32(wg)}) {`,
+    ...indent([...body]),
+    "}",
+  ];
+  let shared = false;
   const late: string[] = [];
   for (const m of g.members) {
     const node = v.nodes[m]!;
     const shape = v.shape(m);
-    const N = numelOf(shape);
+    N = numelOf(shape);
     const ty = scalarType(node.dtype);
     const body: string[] = [];
+    needBarrier = false;
+    /** Whether invocation i % wg wrote element i (false: a split sum's lane 0 did). */
+    let owned = true;
+    const store = g.outputs.includes(m) && !g.inPlace.has(m);
+    const outName = g.outputs.includes(m) ? w.bind(outKey(v, g, m), "read_write", ty) : "";
     if (isPointwise(node.op)) {
       const args = v.inputs[m]!.map((j) => {
         const idx = broadcastIndex(v.shape(j), shape, "i", "c");
@@ -736,6 +787,46 @@ function serialKernel(v: FuseGraph, g: Group, opts: KernelOptions): GroupCode {
       const split = splitReduce(v.shape(j), axes);
       const val = read(j, `base + ${split.offset("r")}`);
       const tIn = v.nodes[j]!.dtype;
+      // A sum of many elements into few outputs: `lanes` invocations per output each sum a
+      // strided slice, then a tree over workgroup memory combines their partial sums.
+      let lanes = 1;
+      while (lanes * 2 * N <= wg && lanes < split.count) lanes *= 2;
+      if (node.op === "reduce_sum" && tIn === "f32" && split.count >= serialSplitMin && lanes > 1) {
+        if (needBarrier) barrier();
+        shared = true;
+        owned = false;
+        const lane = `lid % ${u32(lanes)}`;
+        lines.push(
+          "{",
+          ...indent([
+            N === 1 ? "let i = 0u;" : `let i = min(lid / ${u32(lanes)}, ${u32(N - 1)});`,
+            `let lane = ${lane};`,
+            ...split.baseLines,
+            "var acc = 0.0f;",
+            `for (var r = lane; r < ${u32(split.count)}; r += ${u32(lanes)}) {`,
+            `  acc += ${val};`,
+            "}",
+            "nnc_part[lid] = acc;",
+            "workgroupBarrier();",
+            ...Array.from({ length: Math.log2(lanes) }, (_, k) => lanes >> (k + 1)).flatMap(
+              (step) => [
+                `if (lane < ${u32(step)}) {`,
+                `  nnc_part[lid] += nnc_part[lid + ${u32(step)}];`,
+                "}",
+                "workgroupBarrier();",
+              ],
+            ),
+            N * lanes === wg ? "if (lane == 0u) {" : `if (lane == 0u && lid < ${u32(N * lanes)}) {`,
+            `  ${set(m, "nnc_part[lid]")}`,
+            ...(store ? [`  ${outName}[i] = ${get(m, "i")};`] : []),
+            "}",
+          ]),
+          "}",
+        );
+        dirty.set(m, owned);
+        if (g.inPlace.has(m)) late.push(...loopOver(N, [`${outName}[i] = ${get(m, "i")};`]));
+        continue;
+      }
       body.push(...split.baseLines);
       if (node.op === "reduce_sum") {
         body.push(
@@ -773,17 +864,34 @@ function serialKernel(v: FuseGraph, g: Group, opts: KernelOptions): GroupCode {
         );
       }
     }
-    if (g.outputs.includes(m)) {
-      const name = w.bind(outKey(v, g, m), "read_write", ty);
-      const store = `${name}[i] = ${get(m, "i")};`;
-      if (g.inPlace.has(m)) late.push(`for (var i = 0u; i < ${u32(N)}; i++) {`, `  ${store}`, "}");
-      else body.push(store);
-    }
-    lines.push(`for (var i = 0u; i < ${u32(N)}; i++) {`, ...indent(body), "}");
+    if (store) body.push(`${outName}[i] = ${get(m, "i")};`);
+    if (g.inPlace.has(m)) late.push(...loopOver(N, [`${outName}[i] = ${get(m, "i")};`]));
+    if (needBarrier) barrier();
+    lines.push(...loopOver(N, body));
+    dirty.set(m, owned);
   }
-  lines.push(...late);
+  // Variables updated in place are written last, after every invocation has read them.
+  if (late.length > 0) {
+    if (wg > 1) barrier();
+    lines.push(...late);
+  }
   return {
-    kernels: [kernel(w, wrap(w, 1, lines, opts.limits, [], true), nameOf(v, g), g.node, "serial")],
+    kernels: [
+      kernel(
+        w,
+        wrap(
+          w,
+          1,
+          lines,
+          opts.limits,
+          shared ? [`var<workgroup> nnc_part: array<f32, ${wg}>;`] : [],
+          wg,
+        ),
+        nameOf(v, g),
+        g.node,
+        "serial",
+      ),
+    ],
     scratch: new Map([[scratchKey, words * 4]]),
   };
 }

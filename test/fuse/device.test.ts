@@ -261,6 +261,98 @@ test("serial region: softmax cross-entropy, its gradient and accuracy in one ker
   assert.is(plan.kernels[0]!.op, "serial");
 });
 
+test("serial region on one workgroup: split sums, a transpose, broadcasts and in-place state", async () => {
+  const dev = await device();
+  const b = new GraphBuilder();
+  const x = b.source("input", "x", { shape: [150, 3], dtype: "f32" }, span);
+  const acc = b.variable({
+    name: "acc",
+    kind: "state",
+    shape: [3],
+    dtype: "f32",
+    init: { dist: "constant", value: 0 },
+    layer: "l",
+    span,
+  });
+  const total = b.variable({
+    name: "total",
+    kind: "state",
+    shape: [1],
+    dtype: "f32",
+    init: { dist: "constant", value: 0 },
+    layer: "l",
+    span,
+  });
+  // 150 rows into 3 sums (16 lanes each) and 450 squares into one (all 64 lanes).
+  const s = b.add("reduce_sum", [x], { axes: [0], keepDims: false }, span);
+  const sq = b.add(
+    "reduce_sum",
+    [b.add("square", [x], {}, span)],
+    { axes: [0, 1], keepDims: true },
+    span,
+  );
+  // The same sums through a transpose, read back at other invocations' indices.
+  const xt = b.add("transpose", [b.add("exp", [x], {}, span)], { perm: [1, 0] }, span);
+  const st = b.add("reduce_sum", [xt], { axes: [1], keepDims: false }, span);
+  const mx = b.add("reduce_max", [x], { axes: [0], keepDims: false }, span);
+  const y = b.add(
+    "add",
+    [b.add("div", [s, b.add("reshape", [sq], { shape: [1] }, span)], {}, span), mx],
+    {},
+    span,
+  );
+  b.output("y", b.add("mul", [y, st], {}, span));
+  b.output("arg", b.add("argmax", [x], { axis: 0 }, span));
+  // State read across invocations (acc[0] broadcast, total) and updated in place.
+  const a0 = b.add(
+    "reshape",
+    [b.add("reduce_max", [acc], { axes: [0], keepDims: true }, span)],
+    { shape: [1] },
+    span,
+  );
+  b.update("acc", b.add("add", [b.add("mul", [acc, a0], {}, span), s], {}, span));
+  b.update("total", b.add("add", [total, b.add("reshape", [sq], { shape: [1] }, span)], {}, span));
+  const g = b.build();
+  // Workgroups of 64 (the default), 32 (a limit of 48 rounds down to a power of two) and 1.
+  const cases: [number, number, string[]][] = [
+    [dev.limits.maxComputeInvocationsPerWorkgroup, 64, ["lid % 16u;", "lid % 64u;"]],
+    [48, 32, ["lid % 8u;", "lid % 32u;"]],
+    [1, 1, []],
+  ];
+  for (const [most, wg, lanes] of cases) {
+    const limits = { ...dev.limits, maxComputeInvocationsPerWorkgroup: most };
+    const plan = planGraph(g, { limits });
+    assert.is(plan.kernels.length, 1);
+    const k = plan.kernels[0]!;
+    assert.is(k.op, "serial");
+    assert.equal(k.workgroupSize, [wg, 1, 1]);
+    for (const l of lanes) assert.match(k.wgsl, `let lane = ${l}`);
+    assert.is(k.wgsl.includes("nnc_part"), lanes.length > 0);
+    assert.equal(plan.updates, []); // both written in place
+    const ex = await Executor.create(dev, plan);
+    const r = rng(11);
+    const xs = randomArray(450, r);
+    const vars = new Map<string, ArrayLike<number>>([
+      ["acc", randomArray(3, r, 0.1, 0.5)],
+      ["total", randomArray(1, r)],
+    ]);
+    for (const [name, d] of vars) ex.setVariable(name, d);
+    ex.writeInput("x", xs);
+    for (let step = 0; step < 3; step++) {
+      const ref = evaluateOutputs(g, { inputs: new Map([["x", xs]]), variables: vars });
+      const got = await ex.run();
+      assertClose(`y ${wg} ${step}`, got.y!, ref.get("y")!);
+      assert.equal([...got.arg!], [...ref.get("arg")!.data], `arg ${wg} ${step}`);
+      for (const name of ["acc", "total"]) {
+        const next = ref.get(`update:${name}`)!.data;
+        assertClose(`${name} ${wg} ${step}`, await ex.getVariable(name), next);
+        vars.set(name, Float32Array.from(next));
+      }
+    }
+    ex.dispose();
+  }
+});
+
 test("epilogues: matmul + bias + relu, conv + bias + tanh + residual", async () => {
   const g1 = graphOf([{ shape: [13, 20] }, { shape: [20, 12] }, { shape: [12] }], (b, [x, w, c]) =>
     b.add(
