@@ -117,6 +117,7 @@ interface Member {
 function members(program: ModelProgram, names: ModuleNames, opts: EmitOptions): Member[] {
   if (program.steps || !program.output) return stepsMembers(program, names);
   const C = names.className;
+  const common = commonMembers(C, false);
   const inp = program.inputs[0]!;
   const per = numelOf(inp.shape);
   const out = program.output;
@@ -167,27 +168,7 @@ function members(program: ModelProgram, names: ModuleNames, opts: EmitOptions): 
       signature: "static readonly program: ModelProgram",
       initializer: "program",
     },
-    {
-      doc: [],
-      signature: "private readonly runner: ModelRunner",
-      declaration: "private readonly runner",
-    },
-    {
-      doc: [],
-      signature: "private constructor(runner: ModelRunner)",
-      declaration: "private constructor()",
-      body: "this.runner = runner;",
-    },
-    {
-      doc: [
-        "Compiles the kernels on `opts.device` (a GPUDevice from `navigator.gpu` or from the " +
-          "`webgpu` package), or on a default device, released when the last model using it is " +
-          "disposed. `opts.seed` seeds the first parameter values (default: the train run's `seed`).",
-      ],
-      signature: `static async create(opts: CreateOptions = {}): Promise<${C}>`,
-      declaration: `static create(opts?: CreateOptions): Promise<${C}>`,
-      body: `return new ${C}(await createRunner(program, opts));`,
-    },
+    ...common.head,
     {
       doc: [
         `One training step on exactly ${n} samples.`,
@@ -224,32 +205,16 @@ function members(program: ModelProgram, names: ModuleNames, opts: EmitOptions): 
       signature: `predict(${x}: InputArray, count?: number): Promise<Float32Array>`,
       body: `return this.runner.predict(${x}, count);`,
     },
-    {
-      doc: ["The model's parameters and layer state as safetensors bytes."],
-      signature: "saveWeights(): Promise<Uint8Array>",
-      body: "return this.runner.saveWeights();",
-    },
-    {
-      doc: [
-        "Loads safetensors bytes from `saveWeights` or `nnc train`; every tensor's name and " +
-          "shape is checked against the model.",
-      ],
-      signature: "loadWeights(bytes: Uint8Array | ArrayBuffer): void",
-      body: "this.runner.loadWeights(bytes);",
-    },
-    {
-      doc: [
-        "Frees the model's GPU buffers (and the default device when no other model uses it). " +
-          "Every later call throws.",
-      ],
-      signature: "dispose(): void",
-      body: "this.runner.dispose();",
-    },
+    ...common.tail,
   ];
 }
 
-/** Members every class has: the runner, its constructor, `create`, weights and `dispose`. */
-function commonMembers(C: string): { head: Member[]; tail: Member[] } {
+/**
+ * Members every class has: the runner, its constructor, `create`, weights and `dispose`; the
+ * docs speak of one model, or (`plural`, a multi-step run) of every model the class trains.
+ */
+function commonMembers(C: string, plural: boolean): { head: Member[]; tail: Member[] } {
+  const models = plural ? "models'" : "model's";
   return {
     head: [
       {
@@ -276,21 +241,23 @@ function commonMembers(C: string): { head: Member[]; tail: Member[] } {
     ],
     tail: [
       {
-        doc: ["Every model's parameters and layer state as safetensors bytes."],
+        doc: [
+          `${plural ? "Every model's" : "The model's"} parameters and layer state as safetensors bytes.`,
+        ],
         signature: "saveWeights(): Promise<Uint8Array>",
         body: "return this.runner.saveWeights();",
       },
       {
         doc: [
           "Loads safetensors bytes from `saveWeights` or `nnc train`; every tensor's name and " +
-            "shape is checked against the models.",
+            `shape is checked against the ${plural ? "models" : "model"}.`,
         ],
         signature: "loadWeights(bytes: Uint8Array | ArrayBuffer): void",
         body: "this.runner.loadWeights(bytes);",
       },
       {
         doc: [
-          "Frees the models' GPU buffers (and the default device when no other model uses it). " +
+          `Frees the ${models} GPU buffers (and the default device when no other model uses it). ` +
             "Every later call throws.",
         ],
         signature: "dispose(): void",
@@ -320,7 +287,7 @@ function stepsMembers(program: ModelProgram, names: ModuleNames): Member[] {
   const labels = labelled
     ? `; \`labels\`: one class index (0 to ${program.classes - 1}) per sample`
     : "";
-  const common = commonMembers(C);
+  const common = commonMembers(C, true);
   return [
     {
       doc: [`Per-sample shape of the input \`${inp.name}\`.`],
