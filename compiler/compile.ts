@@ -78,28 +78,32 @@ function outputNode(g: Graph, name: string): number {
   return o.node;
 }
 
+/** Adds a scalar f32 accumulator `name` (a metrics state variable) and `name += value`. */
+function accumulate(b: GraphBuilder, name: string, value: number, span: Span): void {
+  const v = b.variable({
+    name,
+    kind: "state",
+    shape: [],
+    dtype: "f32",
+    init: { dist: "constant", value: 0 },
+    layer: "metrics",
+    span,
+  });
+  b.update(name, b.add("add", [v, value], {}, span));
+}
+
 /** The step graph, plus `metrics.loss_sum += loss * batch` and `metrics.correct_sum += correct`. */
 function withMetricSums(g: Graph, batch: number): Graph {
   const b = builderFrom(g);
   const loss = outputNode(g, "loss");
   const span = b.node(loss).span;
-  const acc = (name: string, value: number) => {
-    const v = b.variable({
-      name,
-      kind: "state",
-      shape: [],
-      dtype: "f32",
-      init: { dist: "constant", value: 0 },
-      layer: "metrics",
-      span,
-    });
-    b.update(name, b.add("add", [v, value], {}, span));
-  };
-  acc(LOSS_SUM, b.add("mul", [loss, b.constant(batch, span)], {}, span));
+  accumulate(b, LOSS_SUM, b.add("mul", [loss, b.constant(batch, span)], {}, span), span);
   const correct = g.outputs.find((o) => o.name === "correct");
-  acc(
+  accumulate(
+    b,
     CORRECT_SUM,
     correct ? b.add("cast", [correct.node], { to: "f32" }, span) : b.constant(0, span),
+    span,
   );
   return b.build();
 }
@@ -359,19 +363,7 @@ function withLossSum(g: Graph, batch: number, name: string): Graph {
   const b = builderFrom(g);
   const loss = outputNode(g, "loss");
   const span = b.node(loss).span;
-  const v = b.variable({
-    name,
-    kind: "state",
-    shape: [],
-    dtype: "f32",
-    init: { dist: "constant", value: 0 },
-    layer: "metrics",
-    span,
-  });
-  b.update(
-    name,
-    b.add("add", [v, b.add("mul", [loss, b.constant(batch, span)], {}, span)], {}, span),
-  );
+  accumulate(b, name, b.add("mul", [loss, b.constant(batch, span)], {}, span), span);
   return b.build();
 }
 
