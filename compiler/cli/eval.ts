@@ -5,9 +5,9 @@
 import { readCheckpoint } from "../../runtime/checkpoint-node.js";
 import { NncModel } from "../../runtime/model.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
-import { dimFlag, type FlagSpec, parseArgs, parseDims, usage, UsageError } from "./args.js";
-import { compileForTuned } from "./tuning.js";
-import { device, guard, loadData, requireFile, requireInference } from "./common.js";
+import { dimFlag, type FlagSpec, parseArgs, usage, UsageError } from "./args.js";
+import { compileForInference } from "./tuning.js";
+import { device, guard, loadData, requireFile } from "./common.js";
 import { checkpointTensors } from "../../runtime/program.js";
 
 const flags: Record<string, FlagSpec> = {
@@ -37,17 +37,7 @@ export async function run(args: string[]): Promise<number> {
       throw new UsageError("--data must be validate or train");
     const dev = await device(f.device as string | undefined);
     try {
-      // The kernels `nnc train` used on this device: its cached tuning, no new search.
-      const program = await compileForTuned(
-        file,
-        dev,
-        {
-          ...(f.run !== undefined ? { run: f.run as string } : {}),
-          ...(f.dim !== undefined ? { bindings: parseDims(f.dim)! } : {}),
-        },
-        { search: false, device: f.device as string | undefined },
-      );
-      requireInference("eval", file, program);
+      const program = await compileForInference("eval", file, dev, f);
       // Validate the checkpoint before any slow work.
       const ckpt = readCheckpoint(weights, checkpointTensors(program));
       const spec =

@@ -8,9 +8,9 @@ import { readIdxFile, readPng } from "../../runtime/data/node.js";
 import { NncModel } from "../../runtime/model.js";
 import { nncError } from "../../runtime/errors.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
-import { dimFlag, type FlagSpec, parseArgs, parseDims, usage, UsageError } from "./args.js";
-import { compileForTuned } from "./tuning.js";
-import { device, guard, requireFile, requireInference } from "./common.js";
+import { dimFlag, type FlagSpec, parseArgs, usage, UsageError } from "./args.js";
+import { compileForInference } from "./tuning.js";
+import { device, guard, requireFile } from "./common.js";
 import { checkpointTensors } from "../../runtime/program.js";
 
 const flags: Record<string, FlagSpec> = {
@@ -58,17 +58,7 @@ export async function run(args: string[]): Promise<number> {
     for (const p of inputs) requireFile("predict", p, "an input");
     const dev = await device(f.device as string | undefined);
     try {
-      // The kernels `nnc train` used on this device: its cached tuning, no new search.
-      const program = await compileForTuned(
-        file,
-        dev,
-        {
-          ...(f.run !== undefined ? { run: f.run as string } : {}),
-          ...(f.dim !== undefined ? { bindings: parseDims(f.dim)! } : {}),
-        },
-        { search: false, device: f.device as string | undefined },
-      );
-      requireInference("predict", file, program);
+      const program = await compileForInference("predict", file, dev, f);
       const ckpt = readCheckpoint(weights, checkpointTensors(program));
       const shape = program.inputs[0]!.shape;
       const per = shape.reduce((a, b) => a * b, 1);

@@ -27,7 +27,8 @@ import {
 import type { NncDevice } from "../../runtime/device-core.js";
 import type { ModelProgram } from "../../runtime/program.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
-import { device, Reported } from "./common.js";
+import { parseDims } from "./args.js";
+import { device, Reported, requireInference } from "./common.js";
 
 /**
  * How long `nnc train` may search before it starts training. Shapes not reached are measured
@@ -181,4 +182,28 @@ export async function buildTuning(
   if (!existsSync(path)) return;
   const table = readTuneCache(path);
   useTuning(cachedAdapter(table, deviceChoice(deviceFlag)), table);
+}
+
+/**
+ * The program `nnc eval` and `nnc predict` run: the kernels `nnc train` used on this device (its
+ * cached tuning, no new search), for the flags `--run`, `--dim` and `--device`. A multi-step run
+ * (no evaluation or prediction plan) exits 1 with a message.
+ */
+export async function compileForInference(
+  command: "eval" | "predict",
+  file: string,
+  dev: NncDevice,
+  f: Readonly<Record<string, unknown>>,
+): Promise<ModelProgram> {
+  const program = await compileForTuned(
+    file,
+    dev,
+    {
+      ...(f.run !== undefined ? { run: f.run as string } : {}),
+      ...(f.dim !== undefined ? { bindings: parseDims(f.dim)! } : {}),
+    },
+    { search: false, device: f.device as string | undefined },
+  );
+  requireInference(command, file, program);
+  return program;
 }
