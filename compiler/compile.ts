@@ -160,6 +160,15 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
   if (!probe.train) return fail(probe.diagnostics);
   const batch = opts.batch ?? probe.train.configuredBatch;
   const inferBatch = opts.inferBatch ?? 256;
+  // A batch given by the caller (nnc train --batch, NncModel's compile) is checked as the file's is.
+  for (const [name, found] of [
+    ["batch", batch],
+    ["inferBatch", inferBatch],
+  ] as const) {
+    if (!Number.isInteger(found) || found < 1) {
+      return fail([diag("NN3012", program.trains.get(run)!.decl.name.span, { name, found })]);
+    }
+  }
   if (!Number.isInteger(trial) || trial < 0 || trial >= probe.train.trials) {
     return fail([
       diag("NN4012", program.trains.get(run)!.decl.name.span, {

@@ -10,6 +10,8 @@ export interface FlagSpec {
   readonly kind: FlagKind;
   readonly alias?: string;
   readonly help: string;
+  /** The smallest value an `int` or `number` flag accepts (a smaller one is a usage error). */
+  readonly min?: number;
 }
 
 export interface ParsedArgs {
@@ -65,6 +67,11 @@ export function parseArgs(
       ) {
         throw new UsageError(
           `option --${name} needs ${spec.kind === "int" ? "an integer" : "a number"}, got '${value}'`,
+        );
+      }
+      if (spec.min !== undefined && n < spec.min) {
+        throw new UsageError(
+          `option --${name} needs ${spec.kind === "int" ? "an integer" : "a number"} of at least ${spec.min}, got '${value}'`,
         );
       }
       flags[name] = n;

@@ -13,7 +13,7 @@ import { checkpointTensors } from "../../runtime/program.js";
 const flags: Record<string, FlagSpec> = {
   weights: { kind: "string", alias: "w", help: "safetensors checkpoint to evaluate (required)" },
   data: { kind: "string", help: "validate (default) | train: which of the run's data sets" },
-  limit: { kind: "int", help: "use only the first N samples" },
+  limit: { kind: "int", min: 1, help: "use only the first N samples" },
   run: { kind: "string", help: "which train section, when the file has several" },
   dim: dimFlag,
   device: { kind: "string", help: "auto | gpu | llvmpipe | swiftshader (env NNC_DEVICE)" },

@@ -17,7 +17,7 @@ const flags: Record<string, FlagSpec> = {
   weights: { kind: "string", alias: "w", help: "safetensors checkpoint (required)" },
   run: { kind: "string", help: "which train section, when the file has several" },
   dim: dimFlag,
-  limit: { kind: "int", help: "at most N images from an IDX file" },
+  limit: { kind: "int", min: 1, help: "at most N images from an IDX file" },
   invert: { kind: "boolean", help: "invert PNG images (dark digits on a light background)" },
   device: { kind: "string", help: "auto | gpu | llvmpipe | swiftshader (env NNC_DEVICE)" },
   json: { kind: "boolean", help: "print a JSON array on stdout" },

@@ -39,9 +39,9 @@ import {
 import { compileForTuned, trainBudgetMs } from "./tuning.js";
 
 const flags: Record<string, FlagSpec> = {
-  epochs: { kind: "int", help: "epochs to train (default: the file's `epochs`)" },
-  batch: { kind: "int", help: "batch size (default: the file's `batch`)" },
-  limit: { kind: "int", help: "use only the first N training and validation samples" },
+  epochs: { kind: "int", min: 1, help: "epochs to train (default: the file's `epochs`)" },
+  batch: { kind: "int", min: 1, help: "batch size (default: the file's `batch`)" },
+  limit: { kind: "int", min: 1, help: "use only the first N training and validation samples" },
   seed: {
     kind: "int",
     help: "seed of all the run's randomness: initial weights, shuffling, dropout, noise, augmentation (default: the file's, else 0)",
@@ -57,6 +57,7 @@ const flags: Record<string, FlagSpec> = {
   json: { kind: "boolean", help: "print a JSON summary on stdout at the end" },
   trial: {
     kind: "int",
+    min: 0,
     help: "train only this trial of the run's `search` grid (0-based; default: all of them)",
   },
   "no-tune": {

@@ -49,4 +49,14 @@ for (const [name, code] of [["sentiment", "NN3019"]] as const) {
   });
 }
 
+test("a batch the caller passes that is not a positive integer is a diagnostic, not a kernel", () => {
+  for (const opts of [{ batch: 0 }, { batch: 2.5 }, { inferBatch: -4 }]) {
+    const r = compileFile(fromRoot("examples", "mlp.nn"), { limits, ...opts });
+    assert.is(r.program, null, JSON.stringify(opts));
+    assert.is(r.diagnostics.length, 1);
+    assert.is(r.diagnostics[0]!.code, "NN3012");
+    assert.match(r.diagnostics[0]!.message, /must be positive/);
+  }
+});
+
 test.run();

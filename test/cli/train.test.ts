@@ -202,6 +202,23 @@ test("usage errors exit 2", () => {
   }
 });
 
+test("counts out of range are usage errors naming the option, before anything compiles", () => {
+  for (const [args, option, least] of [
+    [["train", "examples/mnist.nn", "--batch", "0"], "--batch", 1],
+    [["train", "examples/mnist.nn", "--epochs", "-1"], "--epochs", 1],
+    [["train", "examples/mnist.nn", "--limit", "0"], "--limit", 1],
+    [["train", "examples/mnist.nn", "--trial", "-1"], "--trial", 0],
+    [["eval", "examples/mnist.nn", "-w", ckpt, "--limit", "0"], "--limit", 1],
+    [["predict", "examples/mnist.nn", "-w", ckpt, "--limit", "-2", "x.idx"], "--limit", 1],
+  ] as const) {
+    const r = run([...args]);
+    assert.is(r.code, 2, `nnc ${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, `option ${option} needs an integer of at least ${least}`);
+    assert.not.match(r.stderr, "tuned", "nothing was compiled or tuned");
+    noStackTrace(r.stderr);
+  }
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 import * as checkpointModule from "../../runtime/checkpoint.js";
