@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { NncError, nncError } from "./errors.js";
+import { fsReason, isFsError } from "./fs-node.js";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -29,23 +30,6 @@ export interface WriteCheckpointOptions {
   readonly chunkBytes?: number;
   /** Called after each chunk reaches the temporary file; an exception aborts the write. */
   readonly onProgress?: (written: number, total: number) => void;
-}
-
-function reason(e: unknown): string {
-  const code = (e as { code?: string }).code;
-  const words: Record<string, string> = {
-    ENOENT: "no such file or directory",
-    EACCES: "permission denied",
-    EISDIR: "it is a directory",
-    ENOSPC: "no space left on the device",
-    EROFS: "read-only file system",
-  };
-  if (code !== undefined && words[code]) return words[code]!;
-  return e instanceof Error ? e.message : String(e);
-}
-
-function isFsError(e: unknown): boolean {
-  return e instanceof Error && typeof (e as { code?: unknown }).code === "string";
 }
 
 /** Writes a safetensors checkpoint atomically (temp file, fsync, rename). */
@@ -97,7 +81,7 @@ export function writeFileAtomically(
     } catch {
       // the temporary file may not exist
     }
-    if (isFsError(e)) throw nncError("NN5002", { reason: reason(e) }, { file: path });
+    if (isFsError(e)) throw nncError("NN5002", { reason: fsReason(e) }, { file: path });
     throw e;
   }
   // Make the rename itself durable; not every platform can fsync a directory.
@@ -121,7 +105,7 @@ export function readCheckpoint(path: string, expected?: readonly ExpectedTensor[
     bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } catch (e) {
     if (e instanceof NncError) throw e;
-    throw nncError("NN5001", { reason: reason(e) }, { file: path });
+    throw nncError("NN5001", { reason: fsReason(e) }, { file: path });
   }
   return decodeSafetensors(bytes, path, expected);
 }

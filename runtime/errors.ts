@@ -13,6 +13,7 @@ export const runtimeMessages = {
   // Files and generic input.
   NN5001: "cannot read the file: {reason}",
   NN5002: "cannot write the file: {reason}",
+  NN5003: "cannot create the folder: {reason}",
   // IDX files.
   NN5101: "not an IDX file: {detail}",
   NN5102:

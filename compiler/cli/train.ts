@@ -10,7 +10,8 @@
  * also writes the training state (train-state.ts), from which `--resume` continues the run bit
  * for bit: weights, optimizer state, step counter, epoch and data order.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { ensureDir, missingDirs, writeOrFail } from "../../runtime/fs-node.js";
 import { basename, dirname, join, resolve } from "node:path";
 import { describeAugment } from "../../runtime/augment.js";
 import {
@@ -78,6 +79,8 @@ export async function run(args: string[]): Promise<number> {
     }
     const file = requireFile("train", positionals[0]);
     const dims = parseDims(f.dim);
+    // An output folder that cannot be one (a file is in the way) fails before any work.
+    if (f.out !== undefined) missingDirs(f.out as string);
     const started = performance.now();
     const dev = await device(f.device as string | undefined);
     try {
@@ -250,7 +253,7 @@ async function trainOne(
   const seed = s.seed;
   const done = resume?.state.epoch ?? 0;
   const epochs = (f.epochs as number | undefined) ?? resume?.state.epochs ?? s.epochs;
-  mkdirSync(outDir, { recursive: true });
+  ensureDir(outDir);
   const ckpt = join(outDir, `${program.model}.safetensors`);
   const stateFile = statePath(outDir, program.model);
   const metricsPath = join(outDir, "metrics.jsonl");
@@ -276,7 +279,7 @@ async function trainOne(
     }
     continueMetrics(metricsPath, history);
   } else {
-    writeFileSync(metricsPath, "");
+    writeOrFail(metricsPath, () => writeFileSync(metricsPath, ""));
   }
   const limit = ctx.limit;
   const { train, validation } = dataFor(ctx, program, limit);
@@ -360,9 +363,12 @@ async function trainOne(
             ...(r.valLoss !== undefined ? { valLoss: r.valLoss, valAccuracy: r.valAccuracy! } : {}),
           });
           history.push(r);
-          appendFileSync(metricsPath, JSON.stringify(epochJson(r)) + "\n");
           const go = earlyStop(history, s.earlyStop);
+          // The weights first: a metrics line that cannot be written must not cost them.
           await save(r.epoch, false, !go);
+          writeOrFail(metricsPath, () =>
+            appendFileSync(metricsPath, JSON.stringify(epochJson(r)) + "\n"),
+          );
           return go;
         },
       });
@@ -512,9 +518,9 @@ async function searchTrials(
   compileTrial: (trial: number, batch?: number) => Promise<ModelProgram>,
   outDir: string,
 ): Promise<number> {
-  mkdirSync(outDir, { recursive: true });
+  ensureDir(outDir);
   const searchPath = join(outDir, "search.jsonl");
-  writeFileSync(searchPath, "");
+  writeOrFail(searchPath, () => writeFileSync(searchPath, ""));
   process.stderr.write(
     `nnc: ${first.run} has ${trials} trials (every combination of its \`search\` options); training each\n`,
   );
@@ -543,9 +549,11 @@ async function searchTrials(
       point,
     );
     done.push(r);
-    appendFileSync(
-      searchPath,
-      JSON.stringify({ ...summaryJson(ctx, r), trial: k, choices }) + "\n",
+    writeOrFail(searchPath, () =>
+      appendFileSync(
+        searchPath,
+        JSON.stringify({ ...summaryJson(ctx, r), trial: k, choices }) + "\n",
+      ),
     );
     if (r.interrupted) {
       interrupted = true;

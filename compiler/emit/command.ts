@@ -9,7 +9,8 @@
  * prints that phase on stdout instead of writing files. Diagnostics (including device-limit
  * and kernel-compile failures, at the `.nn` span that produced the kernel) exit 1.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { ensureDir, writeOrFail } from "../../runtime/fs-node.js";
 import { join, relative, resolve } from "node:path";
 import { parseModule } from "../../grammar/index.js";
 import { compileFile, type CompileResult } from "../compile.js";
@@ -414,11 +415,11 @@ async function buildFile(
   timing("format");
   if (!outputs.ok) throw outputs.error;
 
-  mkdirSync(outDir, { recursive: true });
+  ensureDir(outDir);
   const written: string[] = [];
   for (const o of outputs.value) {
     for (const path of o.stale) removeStale(path);
-    for (const [path, text] of o.files) writeFileSync(path, text);
+    for (const [path, text] of o.files) writeOrFail(path, () => writeFileSync(path, text));
     written.push(...o.written);
   }
   timing("write");

@@ -10,6 +10,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { gunzipSync, inflateSync } from "node:zlib";
 import { NncError, nncError } from "../errors.js";
+import { fsReason } from "../fs-node.js";
 import { decodePngSync, type GrayImage } from "../png.js";
 import { parseCsv, type CsvOptions } from "./csv.js";
 import { idxDataset, type Dataset } from "./dataset.js";
@@ -21,21 +22,6 @@ import {
   parseIdxHeader,
   type IdxArray,
 } from "./idx.js";
-
-const reasons: Readonly<Record<string, string>> = {
-  ENOENT: "no such file or directory",
-  EACCES: "permission denied",
-  EISDIR: "it is a directory",
-  ENOTDIR: "a component of the path is not a directory",
-  EPERM: "operation not permitted",
-};
-
-/** The reason a file system call failed, in words. */
-export function fsReason(e: unknown): string {
-  const code = (e as { code?: string }).code;
-  if (code !== undefined && reasons[code]) return reasons[code]!;
-  return e instanceof Error ? e.message : String(e);
-}
 
 /** Runs a file system call; failures become NN5001 naming the file. */
 export function readOrFail<T>(path: string, f: () => T): T {

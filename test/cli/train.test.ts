@@ -219,6 +219,22 @@ test("counts out of range are usage errors naming the option, before anything co
   }
 });
 
+test("an output folder with a file in the way fails at once with exit 1, naming the file", () => {
+  const file = join(dir, "not-a-folder");
+  writeFileSync(file, "keep me");
+  for (const out of [file, join(file, "run")]) {
+    const r = run(["train", "examples/mnist.nn", "--epochs", "1", "--limit", "640", "--out", out]);
+    assert.is(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      `${file}: error NN5003: cannot create the folder: a file of that name exists`,
+    );
+    assert.not.match(r.stderr, "tuned", "nothing was compiled or tuned");
+    noStackTrace(r.stderr);
+  }
+  assert.is(readFileSync(file, "utf8"), "keep me");
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 import * as checkpointModule from "../../runtime/checkpoint.js";
