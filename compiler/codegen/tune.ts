@@ -8,7 +8,8 @@
  * winners per (adapter description, op, shape) in a JSON file (`.nnc-cache/tune.json` under
  * the working directory, or NNC_TUNE_CACHE).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { ensureDir } from "../../runtime/fs-node.js";
 import { dirname, join } from "node:path";
 import type { DeviceLimitsLike, KernelPlan, PlanBuffer } from "../../runtime/plan.js";
 import type { NncDevice } from "../../runtime/device-core.js";
@@ -207,7 +208,7 @@ export function writeTuneCache(
 ): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    ensureDir(dirname(path));
     writeFileSync(tmp, JSON.stringify(table, null, 2) + "\n");
     renameSync(tmp, path);
   } catch (e) {

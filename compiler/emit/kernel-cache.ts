@@ -8,7 +8,8 @@
  * rename. Imports only Node built-ins: the validator process loads it at start.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { ensureDir } from "../../runtime/fs-node.js";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { KernelSource } from "./kernel-compile.js";
@@ -61,7 +62,7 @@ export function writeKernelCache(path: string, keys: readonly string[]): void {
   const kept = [...new Set(keys)].slice(-MOST);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    ensureDir(dirname(path));
     writeFileSync(tmp, JSON.stringify({ version: 1, compiled: kept }));
     renameSync(tmp, path);
   } catch {
