@@ -3,8 +3,9 @@
  * four to a word, or f32), with its labels; each epoch's shuffled order is one more upload.
  * Then every step's batch is made on the device by one gather kernel recorded at the head of
  * the step's command buffer: it picks the batch's samples through the order, normalises bytes
- * through a 256-entry table (the same f32 values the host path computes, so both paths train
- * bit for bit alike), writes the one-hot labels and the step counter. The only per-step host
+ * through a 256-entry constant table in the shader (the same f32 values the host path computes,
+ * so both paths train bit for bit alike; llvmpipe looks a constant array up several times faster
+ * than a uniform one), writes the one-hot labels and the step counter. The only per-step host
  * write is a 16-byte parameter block (which batch, how many samples, which step). A training
  * feeder may also augment: each sample is then resampled under its own random transform drawn
  * from (seed, step, row) by the kernel itself (runtime/augment.ts), as the host Batcher does.
@@ -42,10 +43,25 @@ export interface DeviceData {
   readonly labelsAt: number;
 }
 
-const PARAMS_BYTES = 16 + 256 * 4;
+const PARAMS_BYTES = 16;
 const WORKGROUP = 256;
 /** Invocations per sample in the plain gather (a row of MNIST is 196 words). */
 const ROW_WORKGROUP = 64;
+
+/**
+ * The f32 value of each byte (b / 255, as the host's Batcher computes it) as a WGSL constant
+ * array, with `lut` to look one up. Each literal is the shortest decimal that reads back as
+ * exactly that f32.
+ */
+const BYTE_VALUES = `const BYTE_VALUES = array<f32, 256>(${Array.from({ length: 256 }, (_, b) => {
+  const t = String(Math.fround(b / 255));
+  return /[.e]/.test(t) ? t : `${t}.0`;
+}).join(", ")});
+
+fn lut(b: u32) -> f32 {
+  return BYTE_VALUES[b];
+}
+`;
 
 /** Bytes the device copy of `ds` takes. */
 export function deviceDataBytes(ds: Dataset): number {
@@ -95,7 +111,7 @@ export function uploadDataset(nnc: NncDevice, ds: Dataset): DeviceData {
 /**
  * The gather kernel for one target and storage kind. The parameter uniform is: offset into the
  * order, valid samples, step counter, then a u32 that is the augmentation seed when `augment`
- * is given (unused padding otherwise), then the 256-entry byte table as 64 vec4s. With
+ * is given (unused padding otherwise). Bytes become f32 through `BYTE_VALUES`. With
  * `augment` (and a range that changes anything) every input value is the bilinear sample of
  * its source image under the sample's drawn transform (runtime/augment.ts); without it the
  * kernel is the plain copy.
@@ -112,7 +128,7 @@ export function gatherWgsl(
   const load = bytes
     ? `let w = data[e >> 2u];
       let b = (w >> ((e & 3u) * 8u)) & 255u;
-      v = params.table[b >> 2u][b & 3u];`
+      v = lut(b);`
     : `v = bitcast<f32>(data[e]);`;
   const sample = aug
     ? `v = augmented(order[params.offset + r] * PER, r, i - r * PER);`
@@ -126,8 +142,8 @@ struct Params {
   count: u32,
   step: u32,
   ${aug ? "seed" : "pad"}: u32,
-  table: array<vec4<f32>, 64>,
 }
+${BYTE_VALUES}
 @group(0) @binding(0) var<storage, read> data: array<u32>;
 @group(0) @binding(1) var<storage, read> order: array<u32>;
 @group(0) @binding(2) var<uniform> params: Params;
@@ -197,8 +213,8 @@ struct Params {
   count: u32,
   step: u32,
   pad: u32,
-  table: array<vec4<f32>, 64>,
 }
+${BYTE_VALUES}
 @group(0) @binding(0) var<storage, read> data: array<u32>;
 @group(0) @binding(1) var<storage, read> order: array<u32>;
 @group(0) @binding(2) var<uniform> params: Params;
@@ -211,9 +227,6 @@ const PER: u32 = ${per}u;
 const CLASSES: u32 = ${classes}u;
 const LABELS: u32 = ${labelsAt}u;
 
-fn lut(b: u32) -> f32 {
-  return params.table[b >> 2u][b & 3u];
-}
 
 @compute @workgroup_size(${ROW_WORKGROUP})
 fn main(
@@ -273,8 +286,6 @@ export class Feeder {
       size: Math.max(4, data.dataset.count * 4),
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
     });
-    const table = new Float32Array(this.values, 16, 256);
-    for (let b = 0; b < 256; b++) table[b] = b / 255;
     new Uint32Array(this.values, 12, 1)[0] = (augment?.seed ?? 0) >>> 0;
     device.queue.writeBuffer(this.params, 0, this.values, 0, PARAMS_BYTES);
     const entries: GPUBindGroupEntry[] = [
