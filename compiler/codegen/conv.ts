@@ -18,7 +18,9 @@ import {
 } from "./tune.js";
 import { type BufferDecl, coords, indent, kernelSource, numel, u32 } from "./wgsl.js";
 
+/** One invocation per output element; a body that calls nnc_epilogue gets the epilogue. */
 function f32Kernel(ctx: EmitCtx, inputs: BufferDecl[], body: string[]): Emitted {
+  const ep = ctx.epilogue && body.some((l) => l.includes("nnc_epilogue")) ? ctx.epilogue : null;
   return kernels(
     kernelSource(
       {
@@ -27,6 +29,7 @@ function f32Kernel(ctx: EmitCtx, inputs: BufferDecl[], body: string[]): Emitted 
         output: "f32",
         total: numel(ctx.shape),
         body,
+        ...(ep ? { epilogue: ep } : {}),
       },
       ctx.limits,
     ),
@@ -658,6 +661,9 @@ function maxpoolGradCells(ctx: EmitCtx<"maxpool2d_grad">): Emitted {
   const CH = Math.ceil(H / SH);
   const CW = Math.ceil(W / SW);
   const k = cw === 4 ? "vec4<u32>" : "u32";
+  // The gradient of input cell (r, s), through the epilogue (an activation's mask) if any.
+  const grad = `select(${t}(0), d, best == ${k}(at))`;
+  const ep = ctx.epilogue;
   const body = [
     ...coords([N, CH, CW, C4], "i", "c"),
     `let valid = c1 < ${u32(OH)} && c2 < ${u32(OW)};`,
@@ -688,7 +694,8 @@ function maxpoolGradCells(ctx: EmitCtx<"maxpool2d_grad">): Emitted {
     "      break;",
     "    }",
     `    let at = select(${u32(KH * KW)}, r * ${u32(KW)} + s, r < ${u32(KH)} && s < ${u32(KW)});`,
-    `    out[(px + r * ${u32(W)} + s) * ${u32(C4)} + c3] = select(${t}(0), d, best == ${k}(at));`,
+    `    let o = (px + r * ${u32(W)} + s) * ${u32(C4)} + c3;`,
+    `    out[o] = ${ep ? `nnc_epilogue${cw === 4 ? "4" : ""}(${grad}, ${cw === 4 ? "o * 4u" : "o"})` : grad};`,
     "  }",
     "}",
   ];
@@ -704,6 +711,7 @@ function maxpoolGradCells(ctx: EmitCtx<"maxpool2d_grad">): Emitted {
         total: N * CH * CW * C4,
         wg: 64,
         body,
+        ...(ep ? { epilogue: ep } : {}),
       },
       ctx.limits,
     ),
@@ -736,24 +744,7 @@ function maxpoolGradGather(ctx: EmitCtx<"maxpool2d_grad">): Emitted {
     `  acc += dy[((c0 * ${u32(OH)} + u32(oh)) * ${u32(OW)} + u32(ow)) * ${u32(C)} + c3];`,
     "}",
   ];
-  const body = [
-    ...coords(ctx.shape, "i", "c"),
-    "let ph = i32(c1);",
-    "let pw = i32(c2);",
-    "var acc = 0.0f;",
-    ...coveringLoop(
-      "oh",
-      "ph",
-      "kh",
-      a.window[0],
-      a.strides[0],
-      a.pads[0],
-      OH,
-      coveringLoop("ow", "pw", "kw", a.window[1], a.strides[1], a.pads[2], OW, inner),
-    ),
-    "out[i] = acc;",
-  ];
-  return f32Kernel(ctx, [f32buf("x"), f32buf("dy")], body);
+  return f32Kernel(ctx, [f32buf("x"), f32buf("dy")], coveringSum(ctx, OH, OW, inner));
 }
 
 export function avgpoolGradEmitter(ctx: EmitCtx<"avgpool2d_grad">): Emitted {
@@ -765,7 +756,22 @@ export function avgpoolGradEmitter(ctx: EmitCtx<"avgpool2d_grad">): Emitted {
     "let n = f32(max((h1 - h0) * (w1 - w0), 1));",
     `acc += dy[((c0 * ${u32(OH)} + u32(oh)) * ${u32(OW)} + u32(ow)) * ${u32(C)} + c3] / n;`,
   ];
-  const body = [
+  return f32Kernel(ctx, [f32buf("dy")], coveringSum(ctx, OH, OW, inner));
+}
+
+/**
+ * The body of a pooling gradient computed from the input side: for input pixel (c1, c2),
+ * `acc` sums `inner` over every output position (oh, ow) of an OH x OW output whose window
+ * covers it; the sum is stored through the epilogue, if any.
+ */
+function coveringSum(
+  ctx: EmitCtx<"maxpool2d_grad" | "avgpool2d_grad">,
+  OH: number,
+  OW: number,
+  inner: string[],
+): string[] {
+  const a = ctx.attrs;
+  return [
     ...coords(ctx.shape, "i", "c"),
     "let ph = i32(c1);",
     "let pw = i32(c2);",
@@ -780,9 +786,8 @@ export function avgpoolGradEmitter(ctx: EmitCtx<"avgpool2d_grad">): Emitted {
       OH,
       coveringLoop("ow", "pw", "kw", a.window[1], a.strides[1], a.pads[2], OW, inner),
     ),
-    "out[i] = acc;",
+    ctx.epilogue ? "out[i] = nnc_epilogue(acc, i);" : "out[i] = acc;",
   ];
-  return f32Kernel(ctx, [f32buf("dy")], body);
 }
 
 export type { Conv2dAttrs };

@@ -16,6 +16,7 @@ import { planGraph } from "../../compiler/codegen/index.js";
 import { compileFile } from "../../compiler/compile.js";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import type { Graph } from "../../compiler/ir/graph.js";
+import type { Pool2dAttrs } from "../../compiler/primitives.js";
 import { evaluateOutputs } from "../../compiler/reference.js";
 import { Executor } from "../../runtime/index.js";
 import {
@@ -212,6 +213,21 @@ test("examples/rows.nn: one fused training step equals the reference", async () 
   assert.ok(n < 900, `${n} kernels`);
 });
 
+test("examples/mnist.nn: the ReLU mask is the max-pool gradient's epilogue; a fused step equals the reference", async () => {
+  const dev = await device();
+  for (const limits of [dev.limits, { ...dev.limits, maxStorageBuffersPerShaderStage: 4 }]) {
+    const plan = compileFile("examples/mnist.nn", { limits, batch: 2 }).program!.step;
+    const grad = plan.kernels.filter((k) => k.op === "maxpool2d_grad");
+    assert.is(grad.length, 1);
+    assert.match(grad[0]!.wgsl, "nnc_epilogue4(");
+    assert.ok(
+      plan.kernels.every((k) => k.op !== "mul" && !/greater/.test(k.name)),
+      plan.kernels.map((k) => k.name).join(", "),
+    );
+  }
+  await exampleStep("examples/mnist.nn", 2, 12);
+});
+
 test("serial region: softmax cross-entropy, its gradient and accuracy in one kernel", async () => {
   const b = new GraphBuilder();
   const logits = b.source("input", "logits", { shape: [16, 10], dtype: "f32" }, span);
@@ -383,6 +399,31 @@ test("epilogues: matmul + bias + relu, conv + bias + tanh + residual", async () 
     },
   );
   await both(g2);
+});
+
+test("epilogues: a ReLU mask on max- and average-pool gradients, disjoint and overlapping windows", async () => {
+  // [input shape, window, stride, pool output shape]: cells (vec4 and scalar), then the gather.
+  const cases: [number[], number, number, number[]][] = [
+    [[2, 6, 4, 8], 2, 2, [2, 3, 2, 8]],
+    [[2, 7, 5, 3], 2, 2, [2, 3, 2, 3]],
+    [[2, 7, 6, 4], 3, 2, [2, 3, 2, 4]],
+  ];
+  for (const [shape, k, st, outShape] of cases) {
+    const attrs: Pool2dAttrs = { window: [k, k], strides: [st, st], pads: [0, 0, 0, 0] };
+    const masked = (b: GraphBuilder, y: number, grad: number) =>
+      b.add("mul", [grad, b.add("greater", [y, b.constant(0, span)], {}, span)], {}, span);
+    const max = graphOf([{ shape }, { shape: outShape }], (b, [y, dy]) =>
+      masked(b, y!, b.add("maxpool2d_grad", [y!, dy!], attrs, span)),
+    );
+    const avg = graphOf([{ shape }, { shape: outShape }], (b, [y, dy]) =>
+      masked(b, y!, b.add("avgpool2d_grad", [dy!], { ...attrs, inputShape: shape }, span)),
+    );
+    for (const g of [max, avg]) {
+      const fused = await both(g, 3, { x0: [-1, 1] });
+      assert.is(fused.kernels.length, 1, `${g.nodes.map((n) => n.op).join(" ")} ${shape}`);
+      assert.match(fused.kernels[0]!.wgsl, "nnc_epilogue");
+    }
+  }
 });
 
 test("in-place updates: momentum SGD over several steps equals the reference", async () => {
