@@ -650,17 +650,40 @@ function reduceKernels(v: FuseGraph, g: Group, opts: KernelOptions): GroupCode {
   const parts = Math.ceil(count / chunk); // every chunk non-empty
   const scratchKey = `s${g.id}`;
   const w1 = new KernelWriter(v);
-  const lines1 = [
-    `let i = t % ${u32(nOut)};`,
-    `let p = t / ${u32(nOut)};`,
-    ...split.baseLines,
-    `let lo = p * ${u32(chunk)};`,
-    `let hi = min(lo + ${u32(chunk)}, ${u32(count)});`,
-    ...loop(w1, "lo", "hi"),
-  ];
-  const partial = w1.bind(scratchKey, "read_write", ty);
+  // A sum of f32 over leading axes, keeping a multiple of 4 contiguous values (a bias
+  // gradient over batch and pixels), loads and adds four outputs' values at a time: llvmpipe
+  // runs invocations as SIMD lanes, and a lane's vec4 load is one access where four lanes'
+  // scalar loads are four. The partial sums keep the scalar layout [part][output].
+  const leading = axes.every((a, k) => a === k);
+  const vec4 = op === "reduce_sum" && tIn === "f32" && pro.size === 0 && leading && nOut % 4 === 0;
+  const q = vec4 ? nOut / 4 : nOut;
+  const lines1 = [`let i = t % ${u32(q)};`, `let p = t / ${u32(q)};`];
+  if (vec4) {
+    const xv = w1.bind(valueKey(v, x), "read", "vec4<f32>");
+    lines1.push(
+      `let lo = p * ${u32(chunk)};`,
+      `let hi = min(lo + ${u32(chunk)}, ${u32(count)});`,
+      "var acc = vec4<f32>(0.0f);",
+      `for (var r0 = lo; r0 < hi; r0 += ${u32(block)}) {`,
+      "  var part = vec4<f32>(0.0f);",
+      `  let r1 = min(r0 + ${u32(block)}, hi);`,
+      "  for (var r = r0; r < r1; r++) {",
+      `    part += ${xv}[i + r * ${u32(q)}];`,
+      "  }",
+      "  acc += part;",
+      "}",
+    );
+  } else {
+    lines1.push(
+      ...split.baseLines,
+      `let lo = p * ${u32(chunk)};`,
+      `let hi = min(lo + ${u32(chunk)}, ${u32(count)});`,
+      ...loop(w1, "lo", "hi"),
+    );
+  }
+  const partial = w1.bind(scratchKey, "read_write", vec4 ? "vec4<f32>" : ty);
   lines1.push(`${partial}[t] = acc;`);
-  const k1 = kernel(w1, wrap(w1, nOut * parts, lines1, opts.limits), `${name}_partial`, r, op);
+  const k1 = kernel(w1, wrap(w1, q * parts, lines1, opts.limits), `${name}_partial`, r, op);
   const w2 = new KernelWriter(v);
   const sp = w2.bind(scratchKey, "read", ty);
   const lines2 = [

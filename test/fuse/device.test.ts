@@ -126,6 +126,25 @@ test("reductions: prologue and epilogue, in one pass and in two", async () => {
   await both(am);
 });
 
+test("a sum over leading axes keeping a multiple of 4 values reads vec4 in its partial pass", async () => {
+  // [shape, vec4 partial pass]: a conv bias gradient's shape, then kept sizes that are not
+  // a multiple of 4 or not contiguous (the sum over the middle axis).
+  const cases: [number[], number[], boolean][] = [
+    [[64, 26, 26, 8], [0, 1, 2], true],
+    [[5000, 6], [0], false],
+    [[3, 5000, 4], [1], false],
+  ];
+  for (const [shape, axes, vec4] of cases) {
+    const g = graphOf([{ shape }], (b, [x]) =>
+      b.add("log", [b.add("reduce_sum", [x!], { axes, keepDims: false }, span)], {}, span),
+    );
+    const plan = await both(g, 4, { x0: [0, 1] });
+    const partial = plan.kernels.find((k) => k.name.endsWith("_partial"))!;
+    assert.ok(partial, `${shape}: two passes`);
+    assert.is(partial.wgsl.includes("array<vec4<f32>>"), vec4, `${shape}: vec4 ${vec4}`);
+  }
+});
+
 test("two reductions into one add: two kernels, one pass and two passes, and a stored producer", async () => {
   // [rows, cols] summed over rows: 64 rows in one pass, 5000 in partial sums then their total.
   for (const [rows, cols, kernels] of [
