@@ -7,7 +7,6 @@
 import type { Conv2dAttrs, Pool2dAttrs } from "../primitives.js";
 import { type EmitCtx, type Emitted, kernels } from "./context.js";
 import {
-  clampWorkgroup,
   type ConvConfig,
   convKey,
   type GradFilterConfig,
@@ -16,7 +15,15 @@ import {
   itemsWorkgroup,
   tuned,
 } from "./tune.js";
-import { type BufferDecl, coords, indent, kernelSource, numel, u32 } from "./wgsl.js";
+import {
+  type BufferDecl,
+  clampWorkgroup,
+  coords,
+  indent,
+  kernelSource,
+  numel,
+  u32,
+} from "./wgsl.js";
 
 /** One invocation per output element; a body that calls nnc_epilogue gets the epilogue. */
 function f32Kernel(ctx: EmitCtx, inputs: BufferDecl[], body: string[]): Emitted {

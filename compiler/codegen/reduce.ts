@@ -8,9 +8,9 @@
  * loads. Sums add in blocks of 256 for accuracy; max and argmax keep the first maximum.
  */
 import { type EmitCtx, type Emitted, kernels } from "./context.js";
-import { clampWorkgroup, groupKernel, itemsKernel, itemsWorkgroup } from "./tune.js";
+import { groupKernel, itemsKernel, itemsWorkgroup } from "./tune.js";
 import { splitReduce } from "./layout.js";
-import { literal, numel, u32, wgslType } from "./wgsl.js";
+import { clampWorkgroup, literal, numel, u32, wgslType } from "./wgsl.js";
 import type { DType } from "../primitives.js";
 import type { DeviceLimitsLike } from "../../runtime/plan.js";
 

@@ -9,8 +9,8 @@
  * the working directory, or NNC_TUNE_CACHE).
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { ensureDir } from "../../runtime/fs-node.js";
 import { dirname, join } from "node:path";
+import { ensureDir } from "../../runtime/fs-node.js";
 import type { DeviceLimitsLike, KernelPlan, PlanBuffer } from "../../runtime/plan.js";
 import type { NncDevice } from "../../runtime/device-core.js";
 import { Executor } from "../../runtime/executor.js";
@@ -18,7 +18,14 @@ import type { EmitCtx, Emitter, Epilogue } from "./context.js";
 import type { Graph } from "../ir/graph.js";
 import type { OpKind } from "../primitives.js";
 import { numelOf } from "../../runtime/plan.js";
-import { type BufferDecl, grid, type KernelSource, u32 } from "./wgsl.js";
+import {
+  clampWorkgroup,
+  itemsHead,
+  type KernelSource,
+  u32,
+  type WrapSpec,
+  wrapKernel,
+} from "./wgsl.js";
 
 /** Register blocking of the matmul kernel: each invocation computes a BM x BN output block. */
 export interface MatmulConfig {
@@ -224,80 +231,11 @@ export function writeTuneCache(
 // ---------------------------------------------------------------------------------------------
 // Kernel wrappers with an explicit workgroup size
 
-interface WrapSpec {
-  /** Input buffers, in binding order. */
-  readonly inputs: readonly BufferDecl[];
-  /** Indices into the node's inputs, one per entry of `inputs`. */
-  readonly reads: readonly number[];
-  /** Element type of the output buffer, declared `out`. */
-  readonly output: string;
-  /** Invocations per workgroup (clamped to the device's limits). */
-  readonly wg: number;
-  /** Module-scope declarations (`var<workgroup>` arrays). */
-  readonly shared?: readonly string[];
-  /** Helper functions placed before the entry point. */
-  readonly helpers?: readonly string[];
-  readonly body: readonly string[];
-  /** The EmitCtx's epilogue, when the body calls nnc_epilogue (see context.ts). */
-  readonly epilogue?: Epilogue;
-}
-
 /** Invocations per workgroup for `n` independent items: at least 4 workgroups when it can. */
 export function itemsWorkgroup(n: number, most = 64): number {
   let wg = most;
   while (wg > 8 && Math.ceil(n / wg) < 4) wg /= 2;
   return wg;
-}
-
-export function clampWorkgroup(wg: number, limits: DeviceLimitsLike): number {
-  return Math.max(
-    1,
-    Math.min(wg, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX),
-  );
-}
-
-function wrap(
-  spec: WrapSpec,
-  wg: number,
-  groups: number,
-  limits: DeviceLimitsLike,
-  head: (flat: string) => string[],
-): KernelSource {
-  const g = grid(groups, limits);
-  const gx = g.dispatch[0];
-  const flat = g.dispatch[1] > 1 ? `wid.y * ${u32(gx)} + wid.x` : "wid.x";
-  const decls = spec.inputs.map(
-    (b, k) => `@group(0) @binding(${k}) var<storage, read> ${b.name}: array<${b.type}>;`,
-  );
-  decls.push(
-    `@group(0) @binding(${spec.inputs.length}) var<storage, read_write> out: array<${spec.output}>;`,
-  );
-  const ep = spec.epilogue;
-  if (ep && ep.firstBinding !== spec.inputs.length + 1) {
-    throw new Error(
-      `internal: epilogue bindings start at ${ep.firstBinding}, kernel binds ${spec.inputs.length} inputs`,
-    );
-  }
-  const lines = [
-    ...decls,
-    ...(spec.shared ?? []),
-    "",
-    ...[...(spec.helpers ?? []), ...(ep ? [ep.code] : [])].flatMap((h) => [h, ""]),
-    `@compute @workgroup_size(${wg})`,
-    "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
-    ...head(flat).map((l) => `  ${l}`),
-    ...spec.body.map((l) => (l === "" ? "" : `  ${l}`)),
-    "}",
-    "",
-  ];
-  return {
-    wgsl: lines.join("\n"),
-    workgroupSize: [wg, 1, 1],
-    dispatch: g.dispatch,
-    reads: spec.reads,
-    ...(g.overLimit ? { overLimit: g.overLimit } : {}),
-    ...(ep ? { epilogue: true as const } : {}),
-  };
 }
 
 /** One invocation per item: the body sees `i: u32` in [0, total) (and `lid`). */
@@ -306,12 +244,7 @@ export function itemsKernel(
   limits: DeviceLimitsLike,
 ): KernelSource {
   const wg = clampWorkgroup(spec.wg, limits);
-  return wrap(spec, wg, Math.ceil(spec.total / wg), limits, (flat) => [
-    `let i = ${flat === "wid.x" ? flat : `(${flat})`} * ${u32(wg)} + lid;`,
-    `if (i >= ${u32(spec.total)}) {`,
-    "  return;",
-    "}",
-  ]);
+  return wrapKernel(spec, wg, Math.ceil(spec.total / wg), limits, itemsHead(spec.total, wg));
 }
 
 /**
@@ -323,7 +256,7 @@ export function groupKernel(
   spec: WrapSpec & { readonly groups: number },
   limits: DeviceLimitsLike,
 ): KernelSource {
-  return wrap(spec, spec.wg, spec.groups, limits, (flat) => {
+  return wrapKernel(spec, spec.wg, spec.groups, limits, (flat) => {
     const folded = flat !== "wid.x";
     return folded
       ? [`let g = ${flat};`, `if (g >= ${u32(spec.groups)}) {`, "  return;", "}"]

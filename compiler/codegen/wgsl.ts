@@ -170,21 +170,53 @@ export function grid(
   return { dispatch: [gx, gy, 1] };
 }
 
-export function kernelSource(spec: KernelSpec, limits: DeviceLimitsLike): KernelSource {
-  const wg = workgroupSizeFor(limits);
-  const groups = Math.ceil(spec.total / wg);
+/** What `wrapKernel` wraps: the bindings, module-scope code and body of a kernel. */
+export interface WrapSpec {
+  /** Input buffers, in binding order. */
+  readonly inputs: readonly BufferDecl[];
+  /** Indices into the node's inputs, one per entry of `inputs`. */
+  readonly reads: readonly number[];
+  /** Element type of the output buffer, declared `out`. */
+  readonly output: string;
+  /** Invocations per workgroup (clamped to the device's limits). */
+  readonly wg: number;
+  /** Module-scope declarations (`var<workgroup>` arrays). */
+  readonly shared?: readonly string[];
+  /** Helper functions placed before the entry point. */
+  readonly helpers?: readonly string[];
+  readonly body: readonly string[];
+  /** The EmitCtx's epilogue, when the body calls nnc_epilogue (see context.ts). */
+  readonly epilogue?: Epilogue;
+}
+
+export function clampWorkgroup(wg: number, limits: DeviceLimitsLike): number {
+  return Math.max(
+    1,
+    Math.min(wg, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX),
+  );
+}
+
+/**
+ * A kernel of `groups` workgroups of `wg` invocations: the bindings (inputs read-only, then
+ * `out`, then the epilogue's), module-scope code, and an entry point whose body starts with
+ * `head(flat)`, `flat` being the workgroup's index (folded into 2-D past the device's limit).
+ */
+export function wrapKernel(
+  spec: WrapSpec,
+  wg: number,
+  groups: number,
+  limits: DeviceLimitsLike,
+  head: (flat: string) => string[],
+): KernelSource {
   const g = grid(groups, limits);
+  const gx = g.dispatch[0];
+  const flat = g.dispatch[1] > 1 ? `wid.y * ${u32(gx)} + wid.x` : "wid.x";
   const decls = spec.inputs.map(
     (b, k) => `@group(0) @binding(${k}) var<storage, read> ${b.name}: array<${b.type}>;`,
   );
   decls.push(
     `@group(0) @binding(${spec.inputs.length}) var<storage, read_write> out: array<${spec.output}>;`,
   );
-  const gx = g.dispatch[0];
-  const flat =
-    g.dispatch[1] > 1
-      ? `(wid.y * ${u32(gx)} + wid.x) * ${u32(wg)} + lid`
-      : `wid.x * ${u32(wg)} + lid`;
   const ep = spec.epilogue;
   if (ep && ep.firstBinding !== spec.inputs.length + 1) {
     throw new Error(
@@ -193,14 +225,12 @@ export function kernelSource(spec: KernelSpec, limits: DeviceLimitsLike): Kernel
   }
   const lines = [
     ...decls,
+    ...(spec.shared ?? []),
     "",
     ...[...(spec.helpers ?? []), ...(ep ? [ep.code] : [])].flatMap((h) => [h, ""]),
     `@compute @workgroup_size(${wg})`,
     "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
-    `  let i = ${flat};`,
-    `  if (i >= ${u32(spec.total)}) {`,
-    "    return;",
-    "  }",
+    ...head(flat).map((l) => `  ${l}`),
     ...spec.body.map((l) => (l === "" ? "" : `  ${l}`)),
     "}",
     "",
@@ -213,6 +243,28 @@ export function kernelSource(spec: KernelSpec, limits: DeviceLimitsLike): Kernel
     ...(g.overLimit ? { overLimit: g.overLimit } : {}),
     ...(ep ? { epilogue: true as const } : {}),
   };
+}
+
+/** The head of a kernel of one invocation per item: `i` in [0, total), the rest return. */
+export function itemsHead(total: number, wg: number): (flat: string) => string[] {
+  return (flat) => [
+    `let i = ${flat === "wid.x" ? flat : `(${flat})`} * ${u32(wg)} + lid;`,
+    `if (i >= ${u32(total)}) {`,
+    "  return;",
+    "}",
+  ];
+}
+
+/** One invocation per item, in workgroups of the device's default size. */
+export function kernelSource(spec: KernelSpec, limits: DeviceLimitsLike): KernelSource {
+  const wg = workgroupSizeFor(limits);
+  return wrapKernel(
+    { ...spec, wg },
+    wg,
+    Math.ceil(spec.total / wg),
+    limits,
+    itemsHead(spec.total, wg),
+  );
 }
 
 /** Indents nested WGSL lines by two spaces. */
