@@ -10,7 +10,7 @@
  * binding or grid limits and symbolic shapes are NN4xxx diagnostics at the node's span.
  * `describePlan` prints a plan's kernels and memory (`nnc build --emit plan`).
  */
-import { type Diagnostic, location, type SourceMap } from "../diagnostics.js";
+import { type Diagnostic, location, type Note, type SourceMap } from "../diagnostics.js";
 import { formatShape, isConcrete } from "../dims.js";
 import type { AnyNode, Graph } from "../ir/graph.js";
 import { diag } from "../messages.js";
@@ -95,12 +95,29 @@ export function planKernels(graph: Graph, opts: PlanOptions): PlanResult {
     }
   }
   if (diagnostics.length > 0) return { plan: emptyPlan, diagnostics };
+  // One diagnostic for the first value over the limit (a batch too large makes most values
+  // too large, from the input on); a note counts the others and names the largest.
   const maxBytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  for (const n of nodes) {
-    const size = numel(n.shape as number[]) * 4;
-    if (view.live[n.id] && n.op !== "reshape" && size > maxBytes) {
-      diagnostics.push(diag("NN4002", n.span, { op: n.op, size, limit: maxBytes }));
-    }
+  const over = nodes.filter(
+    (n) => view.live[n.id] && n.op !== "reshape" && numel(n.shape as number[]) * 4 > maxBytes,
+  );
+  if (over.length > 0) {
+    const bytes = (n: (typeof over)[number]) => numel(n.shape as number[]) * 4;
+    const first = over[0]!;
+    const others = over.slice(1);
+    const largest = others.reduce((a, n) => (bytes(n) > bytes(a) ? n : a), others[0] ?? first);
+    const notes: Note[] =
+      over.length === 1
+        ? []
+        : [
+            {
+              message: `${over.length - 1} more value${over.length > 2 ? "s are" : " is"} over the limit too, the largest of them (${largest.op}, ${bytes(largest)} bytes) here`,
+              span: largest.span,
+            },
+          ];
+    diagnostics.push(
+      diag("NN4002", first.span, { op: first.op, size: bytes(first), limit: maxBytes }, notes),
+    );
   }
 
   // Kernels, in order.

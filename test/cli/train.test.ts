@@ -219,6 +219,22 @@ test("counts out of range are usage errors naming the option, before anything co
   }
 });
 
+test("a batch too large for the device is one error at the model's input, with a note", () => {
+  const r = run(["train", "examples/mnist.nn", "--batch", "200000", "--epochs", "1"]);
+  assert.is(r.code, 1, r.stderr);
+  const errors = r.stderr.match(/error NN\d+/g) ?? [];
+  assert.equal(errors, ["error NN4002"], r.stderr);
+  assert.match(
+    r.stderr,
+    "examples/mnist.nn:4:13: error NN4002: input: this value needs a buffer of 627200000 bytes",
+  );
+  assert.match(
+    r.stderr,
+    /note: 8 more values are over the limit too, the largest of them \(conv2d, 17305600000 bytes\) here \(stdlib\/layers\.nn:\d+:\d+\)/,
+  );
+  noStackTrace(r.stderr);
+});
+
 test("an output folder with a file in the way fails at once with exit 1, naming the file", () => {
   const file = join(dir, "not-a-folder");
   writeFileSync(file, "keep me");
