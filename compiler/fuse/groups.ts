@@ -37,6 +37,12 @@ export interface Group {
   readonly inPlace: ReadonlyMap<number, string>;
   /** The index space of pointwise members (elementwise: the outputs' shape). */
   readonly domain: readonly number[];
+  /**
+   * elementwise: groups of other shapes run side by side in this group's kernel, each over
+   * its own range of invocations (optimizer updates of several parameters); the group's
+   * members, outputs and in-place writes are theirs together.
+   */
+  readonly parts?: readonly Group[];
 }
 
 export interface Grouping {
@@ -510,7 +516,7 @@ export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
   if (order.length !== alive.length) throw new CompilerBug("kernel groups form a cycle");
   for (const g of order) checkShape(g);
 
-  const result: Group[] = order.map((g, k) => {
+  const toGroup = (g: MGroup, k: number): Group => {
     const members = [...g.members].sort((a, b) => a - b);
     const domainNode = g.kind === "elementwise" ? (outputsOf(g)[0] ?? g.node) : g.node;
     return {
@@ -523,6 +529,88 @@ export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
       inPlace: inPlace.get(g.id) ?? new Map(),
       domain: v.shape(domainNode),
     };
-  });
+  };
+
+  // 6. Optimizer updates side by side: elementwise groups that only write variables in place
+  // share one kernel, as many as the storage-buffer limit allows. A batch runs where its last
+  // group did; an earlier group may wait until then when no group in between depends on it.
+  const batches: MGroup[][] = [];
+  if (opts.fuse) {
+    const keysOf = (g: MGroup): Set<string> => {
+      const keys = new Set<string>();
+      const keyOf = (j: number): string => {
+        const r = v.root[j]!;
+        const n = nodes[r]!;
+        return n.op === "param" || n.op === "state" ? `v:${n.attrs.name}` : `n${r}`;
+      };
+      const visit = (j: number): void => {
+        if (g.members.has(j)) return;
+        const r = v.root[j]!;
+        if (inline[r] || isView(j)) {
+          if (inline[r]) for (const k of inputs[r]!) visit(k);
+          else visit(inputs[j]![0]!);
+          return;
+        }
+        const nd = nodes[j]!;
+        if (nd.op === "constant" && isLiteralSafe(nd.attrs.value, nd.dtype)) return;
+        keys.add(keyOf(j));
+      };
+      for (const m of g.members) for (const j of inputs[m]!) visit(j);
+      const writes = inPlace.get(g.id)!;
+      for (const m of outputsOf(g)) keys.add(`v:${writes.get(m)!}`);
+      return keys;
+    };
+    const updatesOnly = (g: MGroup): boolean => {
+      const outs = outputsOf(g);
+      const writes = inPlace.get(g.id);
+      return g.kind === "elementwise" && outs.length > 0 && outs.every((m) => writes?.has(m));
+    };
+    let batch: { at: number; group: MGroup; keys: Set<string> }[] = [];
+    const flush = () => {
+      if (batch.length > 1) batches.push(batch.map((b) => b.group));
+      batch = [];
+    };
+    order.forEach((g, at) => {
+      if (!updatesOnly(g)) return;
+      const keys = keysOf(g);
+      const union = new Set([...keys, ...batch.flatMap((b) => [...b.keys])]);
+      // An earlier group may run this late only if no group between needs it first.
+      const movable = batch.every((b) =>
+        order.slice(b.at + 1, at).every((q) => !edges.get(b.group.id)?.has(q.id)),
+      );
+      // Buffers two parts share must be scalars (the step counter): a part reads a tensor as
+      // vec4 or as f32, and one binding has one type.
+      const numelOfKey = (key: string): number => {
+        if (!key.startsWith("v:")) return numelOf(v.shape(Number(key.slice(1))));
+        const variable = v.graph.variables.find((x) => `v:${x.name}` === key);
+        return variable ? numelOf(variable.shape as number[]) : 0;
+      };
+      const shared = batch.some((b) => [...keys].some((k) => b.keys.has(k) && numelOfKey(k) !== 1));
+      if (batch.length > 0 && (union.size > limit || !movable || shared)) flush();
+      batch.push({ at, group: g, keys });
+    });
+    flush();
+  }
+  const delayed = new Set(batches.flatMap((b) => b.slice(0, -1)));
+  const lastOf = new Map(batches.map((b) => [b[b.length - 1]!, b]));
+  const result: Group[] = [];
+  for (const g of order) {
+    if (delayed.has(g)) continue;
+    const batch = lastOf.get(g);
+    if (!batch) {
+      result.push(toGroup(g, result.length));
+      continue;
+    }
+    const parts = batch.map((p, k) => toGroup(p, k));
+    const last = parts[parts.length - 1]!;
+    result.push({
+      ...last,
+      id: result.length,
+      members: parts.flatMap((p) => p.members).sort((a, b) => a - b),
+      outputs: parts.flatMap((p) => p.outputs),
+      inPlace: new Map(parts.flatMap((p) => [...p.inPlace])),
+      parts,
+    });
+  }
   return { groups: result, view: v };
 }

@@ -340,7 +340,16 @@ function nameOf(v: FuseGraph, g: Group): string {
 // ---------------------------------------------------------------------------------------------
 // Elementwise
 
-function elementwiseKernel(v: FuseGraph, g: Group, opts: KernelOptions): FusedKernel {
+/**
+ * The body of elementwise group `g` in writer `w`: lines in which invocation `t` (the name
+ * `tv`) computes four elements, and how many invocations cover the group.
+ */
+function elementwiseBody(
+  v: FuseGraph,
+  g: Group,
+  w: KernelWriter,
+  tv: string,
+): { lines: string[]; invocations: number } {
   const members = new Set(g.members);
   const D = g.domain;
   const total = numelOf(D);
@@ -364,7 +373,6 @@ function elementwiseKernel(v: FuseGraph, g: Group, opts: KernelOptions): FusedKe
       v.inputs[m]!.every((j) => !v.inline[v.root[j]!] || v.nodes[j]!.dtype === "f32"),
     );
   const vec = allF32 && last % 4 === 0 && total > 0;
-  const w = new KernelWriter(v);
   const lines: string[] = [];
   if (vec) {
     // Keys declared vec4: all reads contiguous along the last axis.
@@ -378,7 +386,7 @@ function elementwiseKernel(v: FuseGraph, g: Group, opts: KernelOptions): FusedKe
     }
     for (const k of scalarKeys) vecKeys.delete(k);
     for (const m of g.outputs) vecKeys.add(outKey(v, g, m));
-    lines.push("let i = t * 4u;");
+    lines.push(`let i = ${tv} * 4u;`);
     const vals = pointwise(
       w,
       { domain, index: "i", prefix: "c", lane: { vec: true }, members, given: new Map(), vecKeys },
@@ -387,11 +395,11 @@ function elementwiseKernel(v: FuseGraph, g: Group, opts: KernelOptions): FusedKe
     );
     for (const m of g.outputs) {
       const name = w.bind(outKey(v, g, m), "read_write", "vec4<f32>");
-      lines.push(`${name}[t] = ${vals.get(m)};`);
+      lines.push(`${name}[${tv}] = ${vals.get(m)};`);
     }
-    return kernel(w, wrap(w, total / 4, lines, opts.limits), nameOf(v, g), g.node, "elementwise");
+    return { lines, invocations: total / 4 };
   }
-  const inner: string[] = ["let i = t * 4u + e;", `if (i >= ${u32(total)}) {`, "  break;", "}"];
+  const inner: string[] = [`let i = ${tv} * 4u + e;`, `if (i >= ${u32(total)}) {`, "  break;", "}"];
   const vals = pointwise(
     w,
     { domain, index: "i", prefix: "c", lane: { vec: false }, members, given: new Map() },
@@ -403,13 +411,34 @@ function elementwiseKernel(v: FuseGraph, g: Group, opts: KernelOptions): FusedKe
     inner.push(`${name}[i] = ${vals.get(m)};`);
   }
   lines.push("for (var e = 0u; e < 4u; e++) {", ...indent(inner), "}");
-  return kernel(
-    w,
-    wrap(w, Math.ceil(total / 4), lines, opts.limits),
-    nameOf(v, g),
-    g.node,
-    "elementwise",
-  );
+  return { lines, invocations: Math.ceil(total / 4) };
+}
+
+/**
+ * An elementwise group's kernel; a group with `parts` runs each part over its own range of
+ * invocations (`t` below the first part's count runs the first part, and so on).
+ */
+function elementwiseKernel(v: FuseGraph, g: Group, opts: KernelOptions): FusedKernel {
+  const w = new KernelWriter(v);
+  if (!g.parts) {
+    const { lines, invocations } = elementwiseBody(v, g, w, "t");
+    return kernel(w, wrap(w, invocations, lines, opts.limits), nameOf(v, g), g.node, "elementwise");
+  }
+  const lines: string[] = [];
+  let offset = 0;
+  g.parts.forEach((p, k) => {
+    const body = elementwiseBody(v, p, w, `t${k}`);
+    const end = offset + body.invocations;
+    const last = k === g.parts!.length - 1;
+    const head = last ? "} else {" : `${k === 0 ? "" : "} else "}if (t < ${u32(end)}) {`;
+    lines.push(
+      head,
+      ...indent([`let t${k} = t${offset === 0 ? "" : ` - ${u32(offset)}`};`, ...body.lines]),
+    );
+    offset = end;
+  });
+  lines.push("}");
+  return kernel(w, wrap(w, offset, lines, opts.limits), nameOf(v, g), g.node, "elementwise");
 }
 
 // ---------------------------------------------------------------------------------------------

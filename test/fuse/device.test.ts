@@ -19,6 +19,7 @@ import type { Graph } from "../../compiler/ir/graph.js";
 import type { Pool2dAttrs } from "../../compiler/primitives.js";
 import { evaluateOutputs } from "../../compiler/reference.js";
 import { Executor } from "../../runtime/index.js";
+import type { DeviceLimitsLike } from "../../runtime/plan.js";
 import {
   assertClose,
   checkOnDevice,
@@ -194,15 +195,21 @@ test("two reductions into one add: two kernels, one pass and two passes, and a s
  * in the data: in [-1, 1] the LSTM's float32 gradient through 28 steps drifts past the
  * tolerance, by the same amount fused and unfused.
  */
-async function exampleStep(path: string, batch: number, seed: number): Promise<number> {
+async function exampleStep(
+  path: string,
+  batch: number,
+  seed: number,
+  limitsOf: (l: DeviceLimitsLike) => DeviceLimitsLike = (l) => l,
+): Promise<number> {
   const dev = await device();
-  const r = compileFile(path, { limits: dev.limits, batch });
+  const limits = limitsOf(dev.limits);
+  const r = compileFile(path, { limits, batch });
   assert.ok(r.lowered, path);
   const g = r.lowered.step.step;
   const ranges: Record<string, [number, number]> = { step: [5, 5], image: [0, 1], label: [0, 1] };
   for (const v of g.variables) if (v.name.startsWith("adam.v/")) ranges[v.name] = [0.5, 1];
   const feeds = randomFeeds(g, seed, ranges);
-  const plan = planGraph(g, { limits: dev.limits });
+  const plan = planGraph(g, { limits });
   const ex = await Executor.create(dev, plan);
   try {
     for (const [k, d] of feeds.inputs) ex.writeInput(k, d);
@@ -245,6 +252,29 @@ test("examples/mnist.nn: the ReLU mask is the max-pool gradient's epilogue; a fu
     );
   }
   await exampleStep("examples/mnist.nn", 2, 12);
+});
+
+test("the updates of several parameters share a kernel; MLP and CNN steps equal the reference", async () => {
+  const dev = await device();
+  // On the device's 16 storage buffers both dense kernels' Adam updates (weight, m, v and
+  // their gradient, 4 buffers each, plus the step) run side by side in one kernel.
+  const plan = compileFile("examples/mlp.nn", { limits: dev.limits, batch: 64 }).program!.step;
+  const writers = (name: string) => {
+    const b = plan.variables.find((x) => x.name === name)!.buffer;
+    return plan.kernels.filter((k) =>
+      k.bindings.some((x) => x.buffer === b && x.access === "read_write"),
+    );
+  };
+  const [w1] = writers("dense.w");
+  assert.equal(writers("dense_1.w"), [w1]);
+  assert.equal(writers("adam.v/dense_1.w"), [w1]);
+  assert.ok(w1!.bindings.length <= dev.limits.maxStorageBuffersPerShaderStage);
+  // With WebGPU's default 4 storage buffers, smaller pieces share kernels as they fit.
+  const four = (l: DeviceLimitsLike) => ({ ...l, maxStorageBuffersPerShaderStage: 4 });
+  for (const path of ["examples/mlp.nn", "examples/mnist.nn"]) {
+    await exampleStep(path, 3, 21);
+    await exampleStep(path, 3, 22, four);
+  }
 });
 
 test("serial region: softmax cross-entropy, its gradient and accuracy in one kernel", async () => {
