@@ -104,6 +104,8 @@ export class NncModel {
   /** Datasets resident on the device (at most two: training and validation), newest last. */
   private resident: DeviceData[] = [];
   private feeders: { executor: Executor; data: DeviceData; feeder: Feeder; augment: string }[] = [];
+  /** queueTrainStepOn's batch buffers for a dataset that stays on the host, one per dataset. */
+  private readonly hostBatchers = new WeakMap<Dataset, Batcher>();
 
   /** The executor of the (first) training step: it holds the truth for a single-step run. */
   private readonly train: Executor;
@@ -365,7 +367,11 @@ export class NncModel {
       feeder.setOrder(order);
       this.queueFedStep(feeder, 0);
     } else {
-      const batcher = new Batcher(data, { batchSize: p.stepBatch, shuffle: false });
+      let batcher = this.hostBatchers.get(data);
+      if (!batcher) {
+        batcher = new Batcher(data, { batchSize: p.stepBatch, shuffle: false });
+        this.hostBatchers.set(data, batcher);
+      }
       const b = batcher.fill(order, 0);
       this.writeStepInputs(b.x, b.y);
       this.queueStep();

@@ -66,19 +66,29 @@ test("trainStepOn (indices into a resident dataset) equals trainStep on the same
   const B = program.stepBatch;
   const a = await NncModel.create(program, dev, { seed: 3 });
   const b = await NncModel.create(program, dev, { seed: 3 });
+  // c makes its batches on the host (as for a dataset too large for the device).
+  const c = await NncModel.create(program, dev, { seed: 3 });
   try {
     const batcher = new Batcher(data, { batchSize: B, seed: 4 });
     const order = batcher.orderFor(0);
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       const idx = order.slice(i * B, (i + 1) * B);
       const batch = batcher.fill(order, i);
       const ra = await a.trainStep(batch.x, batch.y);
       const rb = await b.trainStepOn(data, idx);
-      assert.is(rb.loss, ra.loss, `step ${i}: loss`);
-      assert.is(rb.accuracy, ra.accuracy, `step ${i}: accuracy`);
+      process.env.NNC_FEED = "host";
+      const rc = await c.trainStepOn(data, idx).finally(() => delete process.env.NNC_FEED);
+      for (const [name, r] of [
+        ["resident", rb],
+        ["host", rc],
+      ] as const) {
+        assert.is(r.loss, ra.loss, `step ${i}, ${name}: loss`);
+        assert.is(r.accuracy, ra.accuracy, `step ${i}, ${name}: accuracy`);
+      }
     }
-    const [wa, wb] = [await a.getWeights(), await b.getWeights()];
+    const [wa, wb, wc] = [await a.getWeights(), await b.getWeights(), await c.getWeights()];
     wa.forEach((t, k) => assert.equal([...wb[k]!.data], [...t.data], t.name));
+    wa.forEach((t, k) => assert.equal([...wc[k]!.data], [...t.data], `host: ${t.name}`));
     let message = "";
     try {
       await b.queueTrainStepOn(
@@ -92,6 +102,7 @@ test("trainStepOn (indices into a resident dataset) equals trainStep on the same
   } finally {
     a.dispose();
     b.dispose();
+    c.dispose();
   }
 });
 
