@@ -41,7 +41,10 @@ export async function measure(file: string): Promise<SizeReport> {
   if (!r.program) {
     throw new Error(r.diagnostics.map((d) => renderDiagnostic(r.sources, d)).join("\n"));
   }
-  const source = emitModule(r.program, { predictOutput: r.lowered?.infer.predictOutput ?? null });
+  const source = emitModule(r.program, {
+    predictOutput: r.lowered?.infer.predictOutput ?? null,
+    compactWgsl: true,
+  });
   const minified = await bundleStandalone(source, { minify: true });
   const runtimeOnly = await bundleStandalone(
     'import { createRunner, unpackProgram } from "nnc/runtime/embed";\n' +

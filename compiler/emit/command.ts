@@ -20,6 +20,7 @@ import { SourceFile } from "../source.js";
 import { bundleStandalone } from "./bundle.js";
 import { formatModule, formatTypeScript } from "./format.js";
 import {
+  emitModule,
   emitModuleParts,
   emitStandaloneDeclarations,
   moduleNames,
@@ -327,7 +328,9 @@ async function renderOutputs(
     if (f.standalone === true) {
       const jsPath = join(outDir, `${name}.js`);
       const dtsPath = join(outDir, `${name}.d.ts`);
-      const js = await bundleStandalone(ts, {
+      // Minified: the kernels without their layout too (unformatted: esbuild rewrites it all).
+      const source = f.minify === true ? emitModule(program, { ...opts, compactWgsl: true }) : ts;
+      const js = await bundleStandalone(source, {
         minify: f.minify === true,
         sourcefile: `${name}.ts`,
         banner: standaloneBanner(program, opts),

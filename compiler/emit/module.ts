@@ -20,6 +20,20 @@ export interface EmitOptions {
   readonly runtime?: string;
   /** Shown in the header, e.g. `0.1.0`. */
   readonly version?: string;
+  /**
+   * Kernels without indentation, blank lines or comments (`--standalone --minify`: esbuild
+   * leaves the text of template literals as it is).
+   */
+  readonly compactWgsl?: boolean;
+}
+
+/** WGSL with each line's indentation, blank lines and whole-line comments removed. */
+export function compactWgsl(wgsl: string): string {
+  return wgsl
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("//"))
+    .join("\n");
 }
 
 export interface ModuleNames {
@@ -490,7 +504,10 @@ export function emitModuleParts(program: ModelProgram, opts: EmitOptions = {}): 
   const table =
     "[\n" +
     kernels
-      .map((w, i) => `  // ${i}. ${commentText(firstUse.get(i)!)}\n  ${templateLiteral(w)},\n`)
+      .map(
+        (w, i) =>
+          `  // ${i}. ${commentText(firstUse.get(i)!)}\n  ${templateLiteral(opts.compactWgsl ? compactWgsl(w) : w)},\n`,
+      )
       .join("") +
     "]";
   const holes = new Map([

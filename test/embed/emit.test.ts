@@ -9,6 +9,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
+  compactWgsl,
   emitModuleParts,
   emitModule,
   emitStandaloneDeclarations,
@@ -82,6 +83,20 @@ test("standalone declarations declare the class and import nothing", () => {
   assert.match(dts, "static create(opts?: CreateOptions): Promise<Mnist>;");
   assert.match(dts, "predict(image: InputArray, count?: number): Promise<Float32Array>;");
   assert.match(dts, "readonly device?: GPUDeviceLike;");
+});
+
+test("compactWgsl drops indentation, blank lines and comment lines, and nothing else", () => {
+  const wgsl =
+    "// header\n@compute @workgroup_size(64)\nfn main() {\n\n  let a = 1u; // kept\n    if (a > 0u) {\n    }\n}\n";
+  assert.is(
+    compactWgsl(wgsl),
+    "@compute @workgroup_size(64)\nfn main() {\nlet a = 1u; // kept\nif (a > 0u) {\n}\n}",
+  );
+  const p = mnistProgram();
+  const plain = emitModule(p);
+  const compact = emitModule(p, { compactWgsl: true });
+  assert.ok(compact.length < plain.length - 5000, `${compact.length} vs ${plain.length}`);
+  assert.not.match(compact, /\n {2,}let /);
 });
 
 test("names that would clash are renamed; comment closers in paths are escaped", async () => {
