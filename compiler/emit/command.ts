@@ -9,8 +9,9 @@
  * prints that phase on stdout instead of writing files. Diagnostics (including device-limit
  * and kernel-compile failures, at the `.nn` span that produced the kernel) exit 1.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { ensureDir, writeOrFail } from "../../runtime/fs-node.js";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { writeFileAtomically } from "../../runtime/checkpoint-node.js";
+import { ensureDir } from "../../runtime/fs-node.js";
 import { join, relative, resolve } from "node:path";
 import { parseModule } from "../../grammar/index.js";
 import { compileFile, type CompileResult } from "../compile.js";
@@ -422,7 +423,8 @@ async function buildFile(
   const written: string[] = [];
   for (const o of outputs.value) {
     for (const path of o.stale) removeStale(path);
-    for (const [path, text] of o.files) writeOrFail(path, () => writeFileSync(path, text));
+    // Each file whole or not at all: an interrupted build never leaves half a module.
+    for (const [path, text] of o.files) writeFileAtomically(path, new TextEncoder().encode(text));
     written.push(...o.written);
   }
   timing("write");
