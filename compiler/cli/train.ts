@@ -278,8 +278,6 @@ async function trainOne(
       return { program, history, interrupted: false, ckpt, imagesPerSecond: rate(history) };
     }
     continueMetrics(metricsPath, history);
-  } else {
-    writeOrFail(metricsPath, () => writeFileSync(metricsPath, ""));
   }
   const limit = ctx.limit;
   const { train, validation } = dataFor(ctx, program, limit);
@@ -347,6 +345,9 @@ async function trainOne(
         [...weights, ...optimizer],
       );
     };
+    // A new run's metrics replace the last run's only now that its data, initial weights and
+    // model are all in hand: a run that fails before training keeps the old file.
+    if (!resume) writeOrFail(metricsPath, () => writeFileSync(metricsPath, ""));
     try {
       await model.fit(train, {
         epochs,

@@ -235,6 +235,27 @@ test("a batch too large for the device is one error at the model's input, with a
   noStackTrace(r.stderr);
 });
 
+test("a run that fails before training keeps the last run's metrics and weights", () => {
+  const metrics = join(dir, "metrics.jsonl");
+  const before = [readFileSync(metrics, "utf8"), readFileSync(ckpt)];
+  assert.ok(before[0]!.length > 0);
+  // The same model, its training images missing.
+  const broken = join(dir, "broken.nn");
+  writeFileSync(
+    broken,
+    readFileSync("examples/mnist.nn", "utf8").replace(
+      'mnist(split: "train")',
+      'idx(images: "no-such-images.idx", labels: "no-such-labels.idx")',
+    ),
+  );
+  const r = run(["train", broken, "--epochs", "1", "--out", dir]);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, "no-such-images.idx");
+  noStackTrace(r.stderr);
+  assert.is(readFileSync(metrics, "utf8"), before[0]);
+  assert.equal(readFileSync(ckpt), before[1]);
+});
+
 test("an output folder with a file in the way fails at once with exit 1, naming the file", () => {
   const file = join(dir, "not-a-folder");
   writeFileSync(file, "keep me");
