@@ -521,7 +521,6 @@ async function searchTrials(
 ): Promise<number> {
   ensureDir(outDir);
   const searchPath = join(outDir, "search.jsonl");
-  writeOrFail(searchPath, () => writeFileSync(searchPath, ""));
   process.stderr.write(
     `nnc: ${first.run} has ${trials} trials (every combination of its \`search\` options); training each\n`,
   );
@@ -550,11 +549,11 @@ async function searchTrials(
       point,
     );
     done.push(r);
+    // The first trial's line replaces the last search's file (a search that fails before
+    // finishing a trial keeps it), the others are appended.
+    const line = JSON.stringify({ ...summaryJson(ctx, r), trial: k, choices }) + "\n";
     writeOrFail(searchPath, () =>
-      appendFileSync(
-        searchPath,
-        JSON.stringify({ ...summaryJson(ctx, r), trial: k, choices }) + "\n",
-      ),
+      done.length === 1 ? writeFileSync(searchPath, line) : appendFileSync(searchPath, line),
     );
     if (r.interrupted) {
       interrupted = true;
