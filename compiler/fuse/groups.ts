@@ -565,6 +565,11 @@ export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
       const writes = inPlace.get(g.id);
       return g.kind === "elementwise" && outs.length > 0 && outs.every((m) => writes?.has(m));
     };
+    const numelOfKey = (key: string): number => {
+      if (!key.startsWith("v:")) return numelOf(v.shape(Number(key.slice(1))));
+      const variable = v.graph.variables.find((x) => `v:${x.name}` === key);
+      return variable ? numelOf(variable.shape as number[]) : 0;
+    };
     let batch: { at: number; group: MGroup; keys: Set<string> }[] = [];
     const flush = () => {
       if (batch.length > 1) batches.push(batch.map((b) => b.group));
@@ -580,11 +585,6 @@ export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
       );
       // Buffers two parts share must be scalars (the step counter): a part reads a tensor as
       // vec4 or as f32, and one binding has one type.
-      const numelOfKey = (key: string): number => {
-        if (!key.startsWith("v:")) return numelOf(v.shape(Number(key.slice(1))));
-        const variable = v.graph.variables.find((x) => `v:${x.name}` === key);
-        return variable ? numelOf(variable.shape as number[]) : 0;
-      };
       const shared = batch.some((b) => [...keys].some((k) => b.keys.has(k) && numelOfKey(k) !== 1));
       if (batch.length > 0 && (union.size > limit || !movable || shared)) flush();
       batch.push({ at, group: g, keys });
