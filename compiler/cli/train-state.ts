@@ -133,6 +133,20 @@ function fail(path: string, message: string, hint?: string): never {
 const fresh = "train without --resume to start over (it overwrites the folder's files)";
 
 /**
+ * `--resume --out DIR` with no folder DIR: exits 1 at once, before any compiling or tuning (the
+ * state file's name needs the compiled model's; the folder's absence does not).
+ */
+export function requireResumeFolder(outDir: string): void {
+  if (!existsSync(outDir)) {
+    fail(
+      outDir,
+      "nothing to resume: no such folder",
+      `a run saves its state there after every completed epoch; ${fresh}`,
+    );
+  }
+}
+
+/**
  * Reads the state in `outDir` for `program`'s metadata only (the tensors are checked against a
  * program by `readStateTensors`). Exits 1 with a message naming the file when there is none,
  * or it is not a state file, or it is another run's.

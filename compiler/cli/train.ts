@@ -33,6 +33,7 @@ import {
   fileHash,
   readState,
   readStateTensors,
+  requireResumeFolder,
   statePath,
   writeState,
   type TrainState,
@@ -81,6 +82,7 @@ export async function run(args: string[]): Promise<number> {
     const dims = parseDims(f.dim);
     // An output folder that cannot be one (a file is in the way) fails before any work.
     if (f.out !== undefined) missingDirs(f.out as string);
+    if (f.resume === true && f.out !== undefined) requireResumeFolder(resolve(f.out as string));
     const started = performance.now();
     const dev = await device(f.device as string | undefined);
     try {

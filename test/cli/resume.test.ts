@@ -213,8 +213,17 @@ test("a run interrupted during its second epoch resumes from the end of the firs
 });
 
 test("refusals exit 1 and name the file", () => {
+  // No such folder: refused before anything compiles.
+  const missing = join(dir, "missing");
+  let r = run(["train", file, "--resume", "--out", missing]);
+  assert.is(r.code, 1);
+  noStackTrace(r.stderr);
+  assert.match(r.stderr, `nnc train: ${missing}: nothing to resume: no such folder`);
+  assert.not.match(r.stderr, "tuned");
+  // A folder without a state.
   const empty = join(dir, "empty");
-  let r = run(["train", file, "--resume", "--out", empty]);
+  mkdirSync(empty);
+  r = run(["train", file, "--resume", "--out", empty]);
   assert.is(r.code, 1);
   noStackTrace(r.stderr);
   assert.match(
