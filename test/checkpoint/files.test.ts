@@ -5,23 +5,13 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { NncError } from "../../runtime/errors.js";
 import { encodeSafetensors, type NamedTensor } from "../../runtime/checkpoint.js";
 import { readCheckpoint, writeCheckpoint } from "../../runtime/checkpoint-node.js";
+import { fails } from "../util/errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "nnc-ckpt-"));
 const here = dirname(fileURLToPath(import.meta.url));
 const checkpointNode = resolve(here, "../../runtime/checkpoint-node.js");
-
-function fails(f: () => unknown): NncError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof NncError) return e;
-    throw e;
-  }
-  throw new Error("expected an NncError");
-}
 
 function python(code: string, ...args: string[]) {
   return spawnSync("python3", ["-c", code, ...args], { encoding: "utf8", timeout: 60_000 });

@@ -8,20 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { NncError } from "../../runtime/errors.js";
 import { ensureDir, missingDirs, writeOrFail } from "../../runtime/fs-node.js";
+import { fails } from "../util/errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "nnc-fs-"));
-
-function fails(f: () => unknown): NncError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof NncError) return e;
-    throw e;
-  }
-  throw new Error("expected an NncError");
-}
 
 test("ensureDir creates every missing level and accepts an existing folder", () => {
   const deep = join(dir, "a", "b", "c");

@@ -1,21 +1,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { NncError, renderNncError } from "../../runtime/errors.js";
+import { renderNncError } from "../../runtime/errors.js";
 import {
   decodeSafetensors,
   encodeSafetensors,
   type NamedTensor,
 } from "../../runtime/checkpoint.js";
-
-function fails(f: () => unknown): NncError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof NncError) return e;
-    throw e;
-  }
-  throw new Error("expected an NncError");
-}
+import { fails } from "../util/errors.js";
 
 /** A file with the given header text and data bytes; `length` overrides the length field. */
 function file(header: string, data: ArrayLike<number> = [], length?: bigint): Uint8Array {

@@ -3,19 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { NncError, renderNncError } from "../../runtime/errors.js";
+import { renderNncError } from "../../runtime/errors.js";
 import { parseCsv } from "../../runtime/data/csv.js";
 import { readCsvFile } from "../../runtime/data/node.js";
-
-function fails(f: () => unknown): NncError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof NncError) return e;
-    throw e;
-  }
-  throw new Error("expected an NncError");
-}
+import { fails } from "../util/errors.js";
 
 const iris = [
   "sepal_length,sepal_width,species",

@@ -4,22 +4,12 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { NncError, renderNncError } from "../../runtime/errors.js";
+import { renderNncError } from "../../runtime/errors.js";
 import { encodeIdx, parseIdx, type IdxType } from "../../runtime/data/idx.js";
 import { readIdxDataset, readIdxFile } from "../../runtime/data/node.js";
+import { fails } from "../util/errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "nnc-idx-"));
-
-/** Runs `f`, which must throw an NncError, and returns it. */
-function fails(f: () => unknown): NncError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof NncError) return e;
-    throw e;
-  }
-  throw new Error("expected an NncError");
-}
 
 test("parses hand-written bytes (u8 and big-endian i16, f32)", () => {
   const u8 = new Uint8Array([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 255]);

@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { deflateSync, inflateSync } from "node:zlib";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { NncError } from "../../runtime/errors.js";
 import {
   crc32,
   decodePng,
@@ -13,19 +12,10 @@ import {
 } from "../../runtime/png.js";
 import { readPng } from "../../runtime/data/node.js";
 import { fromRoot } from "../util/golden.js";
+import { fails } from "../util/errors.js";
 
 const inflate = (b: Uint8Array) => new Uint8Array(inflateSync(b));
 const deflate = (b: Uint8Array) => new Uint8Array(deflateSync(b));
-
-function fails(f: () => unknown): NncError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof NncError) return e;
-    throw e;
-  }
-  throw new Error("expected an NncError");
-}
 
 function close(actual: Float32Array, expected: ArrayLike<number>, tol: number, what: string) {
   assert.is(actual.length, expected.length, `${what}: length`);
