@@ -1,22 +1,12 @@
 /**
- * @file Checkpoint files in Node. `writeCheckpoint` is atomic: it writes a temporary file in
- * the same directory, fsyncs it, renames it over the final name and fsyncs the directory, so
+ * @file Checkpoint files in Node. `writeCheckpoint` is atomic (fs-node.ts `writeFileAtomically`):
  * the final name always holds either the old checkpoint or the complete new one, never a
  * half-written file (a crash leaves at most a stray `.NAME.*.tmp`). `readCheckpoint` reads and
  * validates with decodeSafetensors, naming the file in every error.
  */
-import {
-  closeSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
 import { NncError, nncError } from "./errors.js";
-import { fsReason, isFsError } from "./fs-node.js";
+import { type AtomicWriteOptions, fsReason, writeFileAtomically } from "./fs-node.js";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -25,12 +15,7 @@ import {
   type NamedTensor,
 } from "./checkpoint.js";
 
-export interface WriteCheckpointOptions {
-  /** Bytes per write call (default 4 MiB). */
-  readonly chunkBytes?: number;
-  /** Called after each chunk reaches the temporary file; an exception aborts the write. */
-  readonly onProgress?: (written: number, total: number) => void;
-}
+export type WriteCheckpointOptions = AtomicWriteOptions;
 
 /** Writes a safetensors checkpoint atomically (temp file, fsync, rename). */
 export function writeCheckpoint(
@@ -40,61 +25,6 @@ export function writeCheckpoint(
   options: WriteCheckpointOptions = {},
 ): void {
   writeFileAtomically(path, encodeSafetensors(tensors, metadata), options);
-}
-
-/**
- * Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename over
- * `path`, fsync of the folder. A file-system failure is NN5002 naming `path`.
- */
-export function writeFileAtomically(
-  path: string,
-  bytes: Uint8Array,
-  options: WriteCheckpointOptions = {},
-): void {
-  const dir = dirname(path);
-  const suffix = `${process.pid}.${Math.floor(Math.random() * 0x100000000).toString(16)}`;
-  const temp = join(dir, `.${basename(path)}.${suffix}.tmp`);
-  const chunk = Math.max(1, options.chunkBytes ?? 4 << 20);
-  let fd: number | undefined;
-  try {
-    fd = openSync(temp, "wx", 0o644);
-    let written = 0;
-    while (written < bytes.length) {
-      const n = writeSync(fd, bytes, written, Math.min(chunk, bytes.length - written));
-      written += n;
-      options.onProgress?.(written, bytes.length);
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(temp, path);
-  } catch (e) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing; the original error matters
-      }
-    }
-    try {
-      unlinkSync(temp);
-    } catch {
-      // the temporary file may not exist
-    }
-    if (isFsError(e)) throw nncError("NN5002", { reason: fsReason(e) }, { file: path });
-    throw e;
-  }
-  // Make the rename itself durable; not every platform can fsync a directory.
-  try {
-    const d = openSync(dir, "r");
-    try {
-      fsyncSync(d);
-    } finally {
-      closeSync(d);
-    }
-  } catch {
-    // best effort
-  }
 }
 
 /** Reads and validates a safetensors checkpoint (see decodeSafetensors). */

@@ -1,11 +1,20 @@
 /**
  * @file File-system failures as NncErrors, for the Node side of the runtime and the CLI: the
  * reason a call failed in words, output folders created without Node's recursive `mkdir`
- * (which spins forever on some paths, e.g. below /proc, in Node 20), and writes whose failure
- * names the file. No browser code imports this.
+ * (which spins forever on some paths, e.g. below /proc, in Node 20), writes whose failure
+ * names the file, and atomic writes (checkpoints, training state, built modules). No browser code imports this.
  */
-import { mkdirSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { nncError } from "./errors.js";
 
 const reasons: Readonly<Record<string, string>> = {
@@ -79,5 +88,67 @@ export function writeOrFail<T>(path: string, f: () => T): T {
   } catch (e) {
     if (isFsError(e)) throw nncError("NN5002", { reason: fsReason(e) }, { file: path });
     throw e;
+  }
+}
+
+export interface AtomicWriteOptions {
+  /** Bytes per write call (default 4 MiB). */
+  readonly chunkBytes?: number;
+  /** Called after each chunk reaches the temporary file; an exception aborts the write. */
+  readonly onProgress?: (written: number, total: number) => void;
+}
+
+/**
+ * Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename over
+ * `path`, fsync of the folder. A file-system failure is NN5002 naming `path`.
+ */
+export function writeFileAtomically(
+  path: string,
+  bytes: Uint8Array,
+  options: AtomicWriteOptions = {},
+): void {
+  const dir = dirname(path);
+  const suffix = `${process.pid}.${Math.floor(Math.random() * 0x100000000).toString(16)}`;
+  const temp = join(dir, `.${basename(path)}.${suffix}.tmp`);
+  const chunk = Math.max(1, options.chunkBytes ?? 4 << 20);
+  let fd: number | undefined;
+  try {
+    fd = openSync(temp, "wx", 0o644);
+    let written = 0;
+    while (written < bytes.length) {
+      const n = writeSync(fd, bytes, written, Math.min(chunk, bytes.length - written));
+      written += n;
+      options.onProgress?.(written, bytes.length);
+    }
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(temp, path);
+  } catch (e) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already failing; the original error matters
+      }
+    }
+    try {
+      unlinkSync(temp);
+    } catch {
+      // the temporary file may not exist
+    }
+    if (isFsError(e)) throw nncError("NN5002", { reason: fsReason(e) }, { file: path });
+    throw e;
+  }
+  // Make the rename itself durable; not every platform can fsync a directory.
+  try {
+    const d = openSync(dir, "r");
+    try {
+      fsyncSync(d);
+    } finally {
+      closeSync(d);
+    }
+  } catch {
+    // best effort
   }
 }

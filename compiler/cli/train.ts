@@ -11,14 +11,10 @@
  * for bit: weights, optimizer state, step counter, epoch and data order.
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { ensureDir, missingDirs, writeOrFail } from "../../runtime/fs-node.js";
 import { basename, dirname, join, resolve } from "node:path";
 import { describeAugment } from "../../runtime/augment.js";
-import {
-  readCheckpoint,
-  writeCheckpoint,
-  writeFileAtomically,
-} from "../../runtime/checkpoint-node.js";
+import { readCheckpoint, writeCheckpoint } from "../../runtime/checkpoint-node.js";
+import { ensureDir, missingDirs, writeFileAtomically, writeOrFail } from "../../runtime/fs-node.js";
 import type { Dataset } from "../../runtime/data/dataset.js";
 import type { NncDevice } from "../../runtime/device.js";
 import { NncModel, type EpochResult } from "../../runtime/model.js";

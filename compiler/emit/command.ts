@@ -10,9 +10,8 @@
  * and kernel-compile failures, at the `.nn` span that produced the kernel) exit 1.
  */
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import { writeFileAtomically } from "../../runtime/checkpoint-node.js";
-import { ensureDir } from "../../runtime/fs-node.js";
 import { join, relative, resolve } from "node:path";
+import { ensureDir, writeFileAtomically } from "../../runtime/fs-node.js";
 import { parseModule } from "../../grammar/index.js";
 import { compileFile, type CompileResult } from "../compile.js";
 import { renderDiagnostic } from "../diagnostics.js";

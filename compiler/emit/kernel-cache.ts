@@ -5,13 +5,14 @@
  * file (`.nnc-cache/kernels.json` under the working directory, or NNC_KERNEL_CACHE; `0` turns
  * it off) holds SHA-256 keys of kernels that compiled, never of ones that failed. A missing,
  * unreadable or malformed file is an empty cache; writes go through a temporary file and a
- * rename. Imports only Node built-ins: the validator process loads it at start.
+ * rename. Imports only Node built-ins and runtime/fs-node.js (which needs only runtime/errors.js):
+ * the validator process loads it at start.
  */
 import { createHash } from "node:crypto";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import { ensureDir } from "../../runtime/fs-node.js";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { ensureDir } from "../../runtime/fs-node.js";
 import type { KernelSource } from "./kernel-compile.js";
 
 /** Keys kept at most (the oldest are dropped): a few thousand kernels, a few hundred KB. */
