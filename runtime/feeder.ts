@@ -15,7 +15,7 @@
  * kernel needs. No Node imports: browsers use this too.
  */
 import { augments, augmentWgslDecls, type AugmentSpec } from "./augment.js";
-import { sampleSize, type Dataset } from "./data/dataset.js";
+import { BYTE_TABLE, sampleSize, type Dataset } from "./data/dataset.js";
 import type { NncDevice } from "./device-core.js";
 import type { PlanDType } from "./plan.js";
 
@@ -49,12 +49,11 @@ const WORKGROUP = 256;
 const ROW_WORKGROUP = 64;
 
 /**
- * The f32 value of each byte (b / 255, as the host's Batcher computes it) as a WGSL constant
- * array, with `lut` to look one up. Each literal is the shortest decimal that reads back as
- * exactly that f32.
+ * The host's byte values (BYTE_TABLE, b / 255) as a WGSL constant array, with `lut` to look
+ * one up. Each literal is the shortest decimal that reads back as exactly that f32.
  */
-const BYTE_VALUES = `const BYTE_VALUES = array<f32, 256>(${Array.from({ length: 256 }, (_, b) => {
-  const t = String(Math.fround(b / 255));
+const BYTE_VALUES = `const BYTE_VALUES = array<f32, 256>(${Array.from(BYTE_TABLE, (v) => {
+  const t = String(v);
   return /[.e]/.test(t) ? t : `${t}.0`;
 }).join(", ")});
 

@@ -232,8 +232,8 @@ export interface BatchOptions {
   readonly augment?: AugmentSpec;
 }
 
-/** The f32 value of each byte, as the device gather's table holds it. */
-const BYTE_TABLE = Float32Array.from({ length: 256 }, (_, b) => b / 255);
+/** The f32 value of each byte (b / 255); the device gather's constant table is made from it. */
+export const BYTE_TABLE = Float32Array.from({ length: 256 }, (_, b) => b / 255);
 
 /**
  * Cuts a dataset into fixed-size batches, epoch after epoch. Buffers are allocated once;
