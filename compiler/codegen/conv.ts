@@ -5,7 +5,7 @@
  * Window positions are computed in i32 so padding can make them negative.
  */
 import type { Conv2dAttrs, Pool2dAttrs } from "../primitives.js";
-import { type EmitCtx, type Emitted, kernels } from "./context.js";
+import { type EmitCtx, type Emitted, type Epilogue, kernels } from "./context.js";
 import {
   type ConvConfig,
   convKey,
@@ -25,9 +25,16 @@ import {
   u32,
 } from "./wgsl.js";
 
-/** One invocation per output element; a body that calls nnc_epilogue gets the epilogue. */
-function f32Kernel(ctx: EmitCtx, inputs: BufferDecl[], body: string[]): Emitted {
-  const ep = ctx.epilogue && body.some((l) => l.includes("nnc_epilogue")) ? ctx.epilogue : null;
+/**
+ * One invocation per output element. Pass `epilogue` only when `body` stores through it (the
+ * planner then binds its buffers); without it an epilogue the planner offered is declined.
+ */
+function f32Kernel(
+  ctx: EmitCtx,
+  inputs: BufferDecl[],
+  body: string[],
+  epilogue?: Epilogue,
+): Emitted {
   return kernels(
     kernelSource(
       {
@@ -36,7 +43,7 @@ function f32Kernel(ctx: EmitCtx, inputs: BufferDecl[], body: string[]): Emitted 
         output: "f32",
         total: numel(ctx.shape),
         body,
-        ...(ep ? { epilogue: ep } : {}),
+        ...(epilogue ? { epilogue } : {}),
       },
       ctx.limits,
     ),
@@ -751,7 +758,7 @@ function maxpoolGradGather(ctx: EmitCtx<"maxpool2d_grad">): Emitted {
     `  acc += dy[((c0 * ${u32(OH)} + u32(oh)) * ${u32(OW)} + u32(ow)) * ${u32(C)} + c3];`,
     "}",
   ];
-  return f32Kernel(ctx, [f32buf("x"), f32buf("dy")], coveringSum(ctx, OH, OW, inner));
+  return f32Kernel(ctx, [f32buf("x"), f32buf("dy")], coveringSum(ctx, OH, OW, inner), ctx.epilogue);
 }
 
 export function avgpoolGradEmitter(ctx: EmitCtx<"avgpool2d_grad">): Emitted {
@@ -763,7 +770,7 @@ export function avgpoolGradEmitter(ctx: EmitCtx<"avgpool2d_grad">): Emitted {
     "let n = f32(max((h1 - h0) * (w1 - w0), 1));",
     `acc += dy[((c0 * ${u32(OH)} + u32(oh)) * ${u32(OW)} + u32(ow)) * ${u32(C)} + c3] / n;`,
   ];
-  return f32Kernel(ctx, [f32buf("dy")], coveringSum(ctx, OH, OW, inner));
+  return f32Kernel(ctx, [f32buf("dy")], coveringSum(ctx, OH, OW, inner), ctx.epilogue);
 }
 
 /**

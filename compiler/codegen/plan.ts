@@ -101,20 +101,17 @@ export function planKernels(graph: Graph, opts: PlanOptions): PlanResult {
   const over = nodes.filter(
     (n) => view.live[n.id] && n.op !== "reshape" && numel(n.shape as number[]) * 4 > maxBytes,
   );
-  if (over.length > 0) {
-    const bytes = (n: (typeof over)[number]) => numel(n.shape as number[]) * 4;
-    const first = over[0]!;
-    const others = over.slice(1);
-    const largest = others.reduce((a, n) => (bytes(n) > bytes(a) ? n : a), others[0] ?? first);
-    const notes: Note[] =
-      over.length === 1
-        ? []
-        : [
-            {
-              message: `${over.length - 1} more value${over.length > 2 ? "s are" : " is"} over the limit too, the largest of them (${largest.op}, ${bytes(largest)} bytes) here`,
-              span: largest.span,
-            },
-          ];
+  const [first, ...others] = over;
+  if (first) {
+    const bytes = (n: AnyNode) => numel(n.shape as number[]) * 4;
+    const notes: Note[] = [];
+    if (others.length > 0) {
+      const largest = others.reduce((a, n) => (bytes(n) > bytes(a) ? n : a));
+      notes.push({
+        message: `${others.length} more value${others.length > 1 ? "s are" : " is"} over the limit too, the largest of them (${largest.op}, ${bytes(largest)} bytes) here`,
+        span: largest.span,
+      });
+    }
     diagnostics.push(
       diag("NN4002", first.span, { op: first.op, size: bytes(first), limit: maxBytes }, notes),
     );
