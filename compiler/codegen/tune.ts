@@ -14,7 +14,7 @@ import { ensureDir } from "../../runtime/fs-node.js";
 import type { DeviceLimitsLike, KernelPlan, PlanBuffer } from "../../runtime/plan.js";
 import type { NncDevice } from "../../runtime/device-core.js";
 import { Executor } from "../../runtime/executor.js";
-import type { EmitCtx, Emitter, Epilogue } from "./context.js";
+import type { EmitCtx, Emitter } from "./context.js";
 import type { Graph } from "../ir/graph.js";
 import type { OpKind } from "../primitives.js";
 import { numelOf } from "../../runtime/plan.js";

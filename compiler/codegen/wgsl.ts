@@ -146,10 +146,7 @@ export interface KernelSpec {
 }
 
 export function workgroupSizeFor(limits: DeviceLimitsLike): number {
-  return Math.max(
-    1,
-    Math.min(64, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX),
-  );
+  return clampWorkgroup(64, limits);
 }
 
 /** A grid of `groups` workgroups: 1-D, or folded into 2-D past the per-dimension limit. */
