@@ -10,15 +10,9 @@ import { compileForTuned, trainBudgetMs } from "../compiler/cli/tuning.js";
 import { acquireDevice } from "../runtime/device.js";
 import type { Dataset } from "../runtime/data/dataset.js";
 import { NncModel } from "../runtime/model.js";
-import { loadMnist, type Mnist } from "./mnist.js";
+import type { Mnist } from "./mnist.js";
 import { initialParams, type ModelKind } from "./models.js";
-import {
-  errorRow,
-  runProtocol,
-  type BenchOptions,
-  type BenchRow,
-  type Trainer,
-} from "./protocol.js";
+import type { BenchOptions, Trainer } from "./protocol.js";
 import { fileURLToPath } from "node:url";
 
 /** Backends nnc's row is measured on. */
@@ -42,7 +36,8 @@ const names: Record<string, string> = {
   dense2_bias: "dense_1.b",
 };
 
-async function createNncTrainer(
+/** nnc's trainer for `model`: the `.nn` example compiled with tuned kernels, run by NncModel. */
+export async function createNncTrainer(
   model: ModelKind,
   opts: NncBenchOptions,
   data: Mnist,
@@ -118,16 +113,4 @@ async function createNncTrainer(
       dev.destroy();
     },
   };
-}
-
-/** Measures nnc on `model` with the shared protocol. */
-export async function benchNnc(model: ModelKind, opts: NncBenchOptions): Promise<BenchRow> {
-  const data = loadMnist();
-  let trainer: Trainer;
-  try {
-    trainer = await createNncTrainer(model, opts, data);
-  } catch (e) {
-    return errorRow("nnc", opts.backend, model, e instanceof Error ? e.message : String(e));
-  }
-  return runProtocol("nnc", opts.backend, model, trainer, data, opts);
 }

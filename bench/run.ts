@@ -1,12 +1,13 @@
 /**
  * @file The side-by-side benchmark: trains the MNIST CNN and MLP with nnc,
  * TensorFlow.js (cpu, wasm, webgpu) and jax-js (wasm, webgpu), each row in a
- * fresh child process (`worker.ts`) run one after another, and prints a table
+ * fresh child process (`worker.ts`), their timed windows taken in turns
+ * (`runModel`), and prints a table
  * (or, with `--json`, one JSON array of rows on stdout). A row that cannot
  * train (an unsupported kernel, a crash, a timeout) is reported with `error`.
  * Run `node dist/bench/run.js --help` for the options; see bench/README.md.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -16,10 +17,13 @@ import {
   DEFAULT_OPTIONS,
   errorRow,
   QUICK_OPTIONS,
+  READY_MARKER,
   ROW_MARKER,
+  WINDOW_MARKER,
   type BenchOptions,
   type BenchRow,
   type System,
+  type TimedWindow,
 } from "./protocol.js";
 
 /** Every system and backend the harness knows, in table order. */
@@ -59,6 +63,8 @@ const HELP = `usage: node dist/bench/run.js [options]
   --models cnn,mlp           models to run (default both)
   --steps N                  timed training steps per row (default: a ${DEFAULT_OPTIONS.timedSeconds} s budget)
   --seconds S                time budget of the timed phase when --steps is not given
+  --rounds N                 windows the timed phase is cut into, the rows of a model taking turns;
+                             a row's speed is its windows' median (default ${DEFAULT_OPTIONS.rounds})
   --train-images N           images to train on before measuring accuracy (default 60000 = 1 epoch)
   --epoch-limit-seconds S    cap on each row's training time; accuracy is then flagged (default ${DEFAULT_OPTIONS.epochLimitSeconds})
   --test-images N            test images for inference speed and accuracy (default 10000)
@@ -127,6 +133,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       case "--seconds":
         bench = { ...bench, timedSteps: null, timedSeconds: num(a, next(), 0.1) };
         break;
+      case "--rounds":
+        bench = { ...bench, rounds: Math.floor(num(a, next(), 1)) };
+        break;
       case "--train-images":
         bench = { ...bench, trainImages: Math.floor(num(a, next(), 0)) };
         break;
@@ -168,58 +177,174 @@ function selected(only: readonly string[], system: System, backend: string): boo
   });
 }
 
-/** Runs one row in a child process and parses its result line. */
-function runWorker(
-  system: System,
-  backend: string,
-  model: ModelKind,
-  opts: BenchOptions,
-  timeoutSeconds: number,
-  verbose: boolean,
-): Promise<BenchRow> {
-  const worker = fileURLToPath(new URL("./worker.js", import.meta.url));
-  return new Promise((resolve) => {
-    const child = spawn(
+/** What an interleaved worker said next. */
+type Reply =
+  | { readonly kind: "ready" }
+  | { readonly kind: "window"; readonly window: TimedWindow }
+  | { readonly kind: "row"; readonly row: BenchRow }
+  | { readonly kind: "died"; readonly why: string };
+
+/**
+ * One row's worker process in `--interleave` mode: the driver sends it `window` and `finish`
+ * and waits for its replies (worker.ts).
+ */
+class RowWorker {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly replies: Reply[] = [];
+  private waiting: ((r: Reply) => void) | null = null;
+  private stderrTail: string[] = [];
+  private ended = false;
+
+  constructor(
+    readonly system: System,
+    readonly backend: string,
+    readonly model: ModelKind,
+    opts: BenchOptions,
+    verbose: boolean,
+  ) {
+    const worker = fileURLToPath(new URL("./worker.js", import.meta.url));
+    this.child = spawn(
       process.execPath,
-      [worker, system, backend, model, "--opts", JSON.stringify(opts)],
-      {
-        env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? "surfaceless" },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
+      [worker, system, backend, model, "--opts", JSON.stringify(opts), "--interleave"],
+      { env: { ...process.env, EGL_PLATFORM: process.env.EGL_PLATFORM ?? "surfaceless" } },
     );
-    let stdout = "";
-    let stderrTail: string[] = [];
-    let partial = "";
-    let timedOut = false;
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      const lines = (partial + d).split("\n");
-      partial = lines.pop()!;
-      for (const line of lines) {
-        if (verbose || line.startsWith("[bench]")) process.stderr.write(`${line}\n`);
-        if (line.trim()) stderrTail = [...stderrTail.slice(-29), line];
-      }
+    this.child.stdin.on("error", () => {}); // a worker that died; `close` reports it
+    lines(this.child.stdout, (line) => {
+      if (line === READY_MARKER) this.reply({ kind: "ready" });
+      else if (line.startsWith(WINDOW_MARKER))
+        this.reply({ kind: "window", window: JSON.parse(line.slice(WINDOW_MARKER.length)) });
+      else if (line.startsWith(ROW_MARKER))
+        this.reply({ kind: "row", row: JSON.parse(line.slice(ROW_MARKER.length)) as BenchRow });
     });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutSeconds * 1000);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const line = stdout.split("\n").find((l) => l.startsWith(ROW_MARKER));
-      if (line) {
-        resolve(JSON.parse(line.slice(ROW_MARKER.length)) as BenchRow);
-        return;
-      }
+    lines(this.child.stderr, (line) => {
+      if (verbose || line.startsWith("[bench]")) process.stderr.write(`${line}\n`);
+      if (line.trim()) this.stderrTail = [...this.stderrTail.slice(-29), line];
+    });
+    this.child.on("close", (code, signal) => {
+      this.ended = true;
       // The most telling line of a crash is the last one naming an error
       // (Node ends an uncaught exception's report with its version line).
-      const telling = [...stderrTail].reverse().find((l) => /error|abort|fault/i.test(l));
-      const why = timedOut
-        ? `timeout: no result after ${timeoutSeconds} s`
-        : `${WORKER_DIED} (${signal ?? `exit ${code}`}): ${(telling ?? stderrTail[stderrTail.length - 1] ?? "no output").trim()}`;
-      const row = errorRow(system, backend, model, why);
-      resolve({ ...row, peak_rss_mb: null });
+      const tail = this.stderrTail;
+      const telling = [...tail].reverse().find((l) => /error|abort|fault/i.test(l));
+      const last = (telling ?? tail[tail.length - 1] ?? "no output").trim();
+      this.reply({ kind: "died", why: `${WORKER_DIED} (${signal ?? `exit ${code}`}): ${last}` });
     });
+  }
+
+  private reply(r: Reply): void {
+    const w = this.waiting;
+    if (w) {
+      this.waiting = null;
+      w(r);
+    } else this.replies.push(r);
+  }
+
+  /** Sends `command` (none: only waits) and returns the worker's next reply. */
+  async ask(command: "window" | "finish" | null, timeoutSeconds: number): Promise<Reply> {
+    if (command && !this.ended) this.child.stdin.write(`${command}\n`);
+    const queued = this.replies.shift();
+    if (queued) return queued;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting = null;
+        this.child.kill("SIGKILL");
+        resolve({ kind: "died", why: `timeout: no reply after ${timeoutSeconds} s` });
+      }, timeoutSeconds * 1000);
+      this.waiting = (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      };
+    });
+  }
+
+  /** The row a reply ends with: the worker's own, or an error row saying why there is none. */
+  rowOf(r: Reply): BenchRow {
+    if (r.kind === "row") return r.row;
+    const why = r.kind === "died" ? r.why : `unexpected reply '${r.kind}'`;
+    return { ...errorRow(this.system, this.backend, this.model, why), peak_rss_mb: null };
+  }
+}
+
+/** Calls `onLine` for every complete line of `stream`. */
+function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let partial = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (d: string) => {
+    const parts = (partial + d).split("\n");
+    partial = parts.pop()!;
+    for (const p of parts) onLine(p);
+  });
+}
+
+/**
+ * Runs the rows of `model`: starts each row's worker in turn and waits until it has compiled
+ * and warmed up (alone, so compile times and start-up do not overlap), then times them in
+ * `rounds` turns, one window each per turn and the starting row rotating, while the others
+ * wait idle, so a slow spell of a shared machine falls on every row alike; then finishes
+ * each in turn (untimed training, inference, the row). Rows come back in `targets` order.
+ */
+async function runModel(
+  model: ModelKind,
+  targets: readonly { system: System; backend: string }[],
+  cli: CliOptions,
+  timeout: number,
+): Promise<BenchRow[]> {
+  const rows = new Map<number, BenchRow>();
+  const live: { k: number; worker: RowWorker; note: string }[] = [];
+  const say = (w: RowWorker, what: string) =>
+    process.stderr.write(`[bench] ${w.system}/${w.backend}/${model}: ${what}\n`);
+  for (const [k, { system, backend }] of targets.entries()) {
+    process.stderr.write(`[bench] ${system} ${backend} ${model} ...\n`);
+    let note = "";
+    let worker = new RowWorker(system, backend, model, cli.bench, cli.verbose);
+    let r = await worker.ask(null, timeout);
+    if (r.kind === "died" && r.why.startsWith(WORKER_DIED)) {
+      // A worker can die on something outside the measurement (e.g. a build
+      // rewriting dist/ while it loads); try once more and say so.
+      say(worker, `${r.why}; retrying once`);
+      note = `retried after: ${r.why}`;
+      worker = new RowWorker(system, backend, model, cli.bench, cli.verbose);
+      r = await worker.ask(null, timeout);
+    }
+    if (r.kind === "ready") live.push({ k, worker, note });
+    else rows.set(k, worker.rowOf(r));
+  }
+  const done = (k: number, row: BenchRow, note: string) => {
+    const notes = [row.notes, note].filter((n) => n).join("; ");
+    rows.set(k, { ...row, notes });
+    const at = live.findIndex((l) => l.k === k);
+    if (at >= 0) live.splice(at, 1);
+  };
+  for (let round = 0; round < cli.bench.rounds; round++) {
+    const turn = live.map((_, i) => live[(i + round) % live.length]!);
+    const rates: string[] = [];
+    for (const { k, worker, note } of turn) {
+      const r = await worker.ask("window", timeout);
+      const name = `${worker.system}/${worker.backend}`;
+      if (r.kind !== "window") {
+        done(k, worker.rowOf(r), note);
+        rates.push(`${name} failed`);
+      } else {
+        const { steps, seconds } = r.window;
+        const ips = steps > 0 ? ((steps * cli.bench.batchSize) / seconds).toFixed(0) : "-";
+        rates.push(`${name} ${ips}`);
+      }
+    }
+    if (rates.length > 0) {
+      process.stderr.write(
+        `[bench] ${model} turn ${round + 1}/${cli.bench.rounds}: ${rates.join(", ")} img/s\n`,
+      );
+    }
+  }
+  for (const { k, worker, note } of [...live]) {
+    const r = await worker.ask("finish", timeout);
+    done(k, worker.rowOf(r), note);
+  }
+  return targets.map((_, k) => {
+    const row = rows.get(k)!;
+    if (row.error)
+      process.stderr.write(`[bench] ${row.system}/${row.backend}/${model}: error: ${row.error}\n`);
+    return row;
   });
 }
 
@@ -306,24 +431,8 @@ async function main(): Promise<void> {
   const rows: BenchRow[] = [];
   const t0 = performance.now();
   for (const model of cli.models) {
-    for (const { system, backend } of TARGETS) {
-      if (!selected(cli.only, system, backend)) continue;
-      process.stderr.write(`[bench] ${system} ${backend} ${model} ...\n`);
-      let row = await runWorker(system, backend, model, cli.bench, timeout, cli.verbose);
-      if (row.error?.startsWith(WORKER_DIED)) {
-        // A worker can die on something outside the measurement (e.g. a build
-        // rewriting dist/ while it loads); try once more and say so.
-        process.stderr.write(
-          `[bench] ${system}/${backend}/${model}: ${row.error}; retrying once\n`,
-        );
-        const first = row.error;
-        row = await runWorker(system, backend, model, cli.bench, timeout, cli.verbose);
-        row = { ...row, notes: [row.notes, `retried after: ${first}`].filter((n) => n).join("; ") };
-      }
-      if (row.error)
-        process.stderr.write(`[bench] ${system}/${backend}/${model}: error: ${row.error}\n`);
-      rows.push(row);
-    }
+    const targets = TARGETS.filter((t) => selected(cli.only, t.system, t.backend));
+    rows.push(...(await runModel(model, targets, cli, timeout)));
   }
   const report = withRatios(rows);
   if (cli.out) writeFileSync(cli.out, `${JSON.stringify(report, null, 2)}\n`);

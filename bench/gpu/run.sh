@@ -99,7 +99,7 @@ images=${limit:-60000}
 test_images=$(( images < 10000 ? images : 10000 ))
 bench() { "$node" dist/bench/run.js --models cnn --train-images "$images" --test-images "$test_images" "$@"; }
 t0=$(date +%s)
-bench --only nnc --seconds 100000 --epoch-limit-seconds 900 --row-timeout-seconds 1200 \
+bench --only nnc --seconds 100000 --rounds 1 --epoch-limit-seconds 900 --row-timeout-seconds 1200 \
   --out "$out/bench.json" > "$out/table.txt" 2>> "$out/bench.log"
 say "bench (nnc) exit $? in $(( $(date +%s) - t0 )) s"
 tee -a "$summary" < "$out/table.txt" >&2
