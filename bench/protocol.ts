@@ -2,8 +2,8 @@
  * @file The measurement protocol every benchmark row follows, whatever the
  * system: a `Trainer` (one optimizer step on a batch, batched prediction) is
  * driven through (1) a compile phase: the first training step and the first
- * inference batch, timed together as `compile_seconds`; (2) a few untimed
- * warm-up steps; (3) a timed training phase of `--steps N` steps, or of
+ * inference batch, timed together as `compile_seconds`; (2) untimed
+ * warm-up steps (a few, and for `warmupSeconds`); (3) a timed training phase of `--steps N` steps, or of
  * `timedSeconds` (or until `trainImages` is reached, whichever is first) when
  * no step count is given, giving training images/s; it is cut into `rounds`
  * windows, interleaved with the other rows' by run.ts, and the speed is the
@@ -30,8 +30,13 @@ export const WINDOW_MARKER = "BENCH_WINDOW ";
 export interface BenchOptions {
   /** Training batch size (64). */
   readonly batchSize: number;
-  /** Untimed warm-up steps after the compile step. */
+  /** Untimed warm-up steps after the compile step (at least). */
   readonly warmupSteps: number;
+  /**
+   * Warm-up goes on for at least this long (JIT tiers, background compilation), spending at
+   * most a fifth of `trainImages`.
+   */
+  readonly warmupSeconds: number;
   /** Timed training steps; null: run for `timedSeconds`. */
   readonly timedSteps: number | null;
   /** Time budget of the timed phase when `timedSteps` is null. */
@@ -58,6 +63,7 @@ export interface BenchOptions {
 export const DEFAULT_OPTIONS: BenchOptions = {
   batchSize: 64,
   warmupSteps: 2,
+  warmupSeconds: 2,
   timedSteps: null,
   timedSeconds: 15,
   rounds: 5,
@@ -73,6 +79,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
 export const QUICK_OPTIONS: BenchOptions = {
   ...DEFAULT_OPTIONS,
   warmupSteps: 1,
+  warmupSeconds: 0,
   timedSteps: 10,
   rounds: 2,
   trainImages: 64 * 40,
@@ -269,24 +276,38 @@ export class RowRun {
         `(first step ${(tStep1 - tCompile).toFixed(2)} s), loss ${lossFirst.toFixed(4)}`,
     );
     this.phase = "warm-up";
-    for (let i = 0; i < opts.warmupSteps; i++) {
-      await this.step(this.stream.next(), i === opts.warmupSteps - 1);
+    const tWarm = now();
+    const more = () =>
+      now() - tWarm < opts.warmupSeconds &&
+      this.stream.imagesSeen + 2 * opts.batchSize <= opts.trainImages / 5;
+    const warm = opts.warmupSteps > 0 || opts.warmupSeconds > 0;
+    for (let i = 1; warm; i++) {
+      // The last step reads the loss back, so the device is idle when a window starts.
+      const last = i >= opts.warmupSteps && !more();
+      await this.step(this.stream.next(), last || i % opts.lossEvery === 0);
+      if (last) break;
     }
     this.busySeconds += now() - tCompile;
   }
 
   /**
-   * (3) One timed window: its share of `--steps`, or of `--seconds`; a window also ends where
-   * the accuracy budget does, so fast systems do not train on more than `trainImages` images
-   * (later windows then run no step). The last step reads the loss back, so the window's time
-   * includes the device finishing.
+   * (3) One timed window: its share of `--steps`, or of `--seconds`, and at most its share of
+   * the images the accuracy budget has left, so that fast systems do not train on more than
+   * `trainImages` images and still time every window. The last step reads the loss back, so the
+   * window's time includes the device finishing.
    */
   async window(): Promise<TimedWindow> {
     const { opts, stream } = this;
     this.phase = "timed training";
     const w = this.windows.length;
-    const quota =
-      opts.timedSteps !== null ? windowSteps(opts.timedSteps, opts.rounds, w) : Infinity;
+    // The steps the image budget has left, shared by the windows to come, so that a fast
+    // system's budget is not spent before its last window.
+    const left = Math.floor((opts.trainImages - stream.imagesSeen) / opts.batchSize);
+    const share = Math.floor(left / Math.max(1, opts.rounds - w));
+    const quota = Math.min(
+      share,
+      opts.timedSteps !== null ? windowSteps(opts.timedSteps, opts.rounds, w) : Infinity,
+    );
     const budget = opts.timedSeconds / opts.rounds;
     const room = () => stream.imagesSeen + opts.batchSize <= opts.trainImages;
     const t0 = now();

@@ -65,6 +65,7 @@ const HELP = `usage: node dist/bench/run.js [options]
   --seconds S                time budget of the timed phase when --steps is not given
   --rounds N                 windows the timed phase is cut into, the rows of a model taking turns;
                              a row's speed is its windows' median (default ${DEFAULT_OPTIONS.rounds})
+  --warmup-seconds S         untimed warm-up before the timed phase, at least (default ${DEFAULT_OPTIONS.warmupSeconds})
   --train-images N           images to train on before measuring accuracy (default 60000 = 1 epoch)
   --epoch-limit-seconds S    cap on each row's training time; accuracy is then flagged (default ${DEFAULT_OPTIONS.epochLimitSeconds})
   --test-images N            test images for inference speed and accuracy (default 10000)
@@ -135,6 +136,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         break;
       case "--rounds":
         bench = { ...bench, rounds: Math.floor(num(a, next(), 1)) };
+        break;
+      case "--warmup-seconds":
+        bench = { ...bench, warmupSeconds: num(a, next(), 0) };
         break;
       case "--train-images":
         bench = { ...bench, trainImages: Math.floor(num(a, next(), 0)) };

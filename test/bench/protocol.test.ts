@@ -114,18 +114,46 @@ test("the training time cap counts the row's own time, not its waits between win
   assert.is(row.train_images_seen, 1280);
 });
 
-test("windows stop at the image budget, leaving the later ones empty", async () => {
-  // 640 images are 10 batches: after the compile step and 2 warm-up steps, the timed windows
-  // take 3, 3 and the one batch left.
+test("the windows share what the image budget leaves, so a fast system times every window", async () => {
+  // 640 images are 10 batches: after the compile step and 2 warm-up steps, 7 are left for the
+  // 3 windows (at most 3, 3 and 4 steps): 2, then 2 of the 5 left, then the last 3.
   const row = await runProtocol("nnc", "fake", "mlp", fakeTrainer(), data, {
     ...opts,
     trainImages: 640,
   });
   assert.equal(
     row.timed_windows!.map((w) => w.steps),
-    [3, 3, 1],
+    [2, 2, 3],
   );
   assert.is(row.train_images_seen, 640);
+  assert.is(row.accuracy_capped, false);
+});
+
+test("warm-up lasts warmupSeconds, within a fifth of the image budget, and ends synced", async () => {
+  const calls: boolean[] = [];
+  const slow: Trainer = {
+    notes: "slow",
+    async step(_x, _y, wantLoss) {
+      calls.push(wantLoss);
+      await new Promise((r) => setTimeout(r, 20));
+      return 2.3;
+    },
+    async predict(_x, n) {
+      return new Int32Array(n);
+    },
+    dispose() {},
+  };
+  const timed = { ...opts, warmupSeconds: 0.2, trainImages: 64 * 100 };
+  await new RowRun("nnc", "fake", "mlp", slow, data, timed).prepare();
+  // 0.2 s of 20 ms steps after the compile step: about 10 of them, the last one synced.
+  assert.ok(calls.length >= 1 + 10 && calls.length <= 1 + 14, `${calls.length} steps`);
+  assert.is(calls[calls.length - 1], true);
+  // A fifth of 20 batches is 4, the compile step's included: the warm-up stops there however
+  // long it was meant to last.
+  calls.length = 0;
+  const capped = { ...timed, warmupSeconds: 60, trainImages: 64 * 20 };
+  await new RowRun("nnc", "fake", "mlp", slow, data, capped).prepare();
+  assert.is(calls.length, 1 + 3);
 });
 
 test("a window that fails makes an error row naming the phase", async () => {
