@@ -41,17 +41,35 @@ export function location(sources: SourceMap, span: Span): string {
 }
 
 /** Source line with a gutter and a caret underline; the underline covers the span's first line. */
+/** The widest source line an excerpt shows; a longer one is cut around the span. */
+const EXCERPT_WIDTH = 100;
+
 function excerpt(file: SourceFile, span: Span): string[] {
   const start = file.position(span.start);
   const end = file.position(Math.max(span.start, span.end));
-  const text = file.lineText(start.line);
-  const lastCol = end.line === start.line ? end.column : text.length + 1;
-  const width = Math.max(1, lastCol - start.column);
+  const line = file.lineText(start.line);
+  const lastCol = end.line === start.line ? end.column : line.length + 1;
+  // A window of the line that holds the span's start (a minified or generated line can be
+  // megabytes long), control characters shown as U+FFFD so they cannot reach the terminal.
+  const from =
+    line.length <= EXCERPT_WIDTH
+      ? 0
+      : Math.max(0, Math.min(start.column - 1 - EXCERPT_WIDTH / 4, line.length - EXCERPT_WIDTH));
+  const before = from > 0 ? "..." : "";
+  const after = from + EXCERPT_WIDTH < line.length ? "..." : "";
+  const text = line
+    .slice(from, from + EXCERPT_WIDTH)
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "\ufffd");
+  const column = start.column - from + before.length;
+  const width = Math.max(
+    1,
+    Math.min(lastCol - start.column, text.length + before.length - column + 2),
+  );
   const gutter = String(start.line);
   const pad = " ".repeat(gutter.length);
   return [
-    `  ${gutter} | ${text}`,
-    `  ${pad} | ${" ".repeat(start.column - 1)}${"^".repeat(width)}`,
+    `  ${gutter} | ${before}${text}${after}`,
+    `  ${pad} | ${" ".repeat(column - 1)}${"^".repeat(width)}`,
   ];
 }
 

@@ -51,10 +51,20 @@ function parse(file: SourceFile): ParseResult {
   const span = (start: number, end: number): Span => ({ file: path, start, end });
   const diagnostics: Diagnostic[] = [];
 
+  // A binary file: one error at its first NUL, rather than one per stray byte.
+  const nul = file.text.indexOf("\0");
+  if (nul >= 0) {
+    return {
+      module: { kind: "Module", path, items: [], span: span(0, file.text.length) },
+      diagnostics: [diag("NN1007", span(nul, nul + 1))],
+      comments: [],
+    };
+  }
+
   const lexed = t.nnLexer.tokenize(file.text);
   for (const e of lexed.errors) {
     const chars = file.text.slice(e.offset, e.offset + e.length);
-    const shown = `'${chars}'`;
+    const shown = `'${visible(chars)}'`;
     diagnostics.push(
       diag(chars.length === 1 ? "NN1003" : "NN1006", span(e.offset, e.offset + e.length), {
         chars: shown,
@@ -97,6 +107,15 @@ function parse(file: SourceFile): ParseResult {
   const built = toAst(cst, path, span(0, file.text.length), errorsAt);
   diagnostics.push(...built.diagnostics);
   return { module: built.module, diagnostics: dedupe(diagnostics), comments };
+}
+
+/** `chars` with control characters written as escapes and an invalid UTF-8 byte named. */
+function visible(chars: string): string {
+  return chars.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, (c) =>
+    c === "\ufffd"
+      ? "\\ufffd (a byte that is not UTF-8)"
+      : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 function retype(tok: IToken, type: TokenType): IToken {

@@ -41,6 +41,20 @@ export function isFsError(e: unknown): boolean {
 }
 
 /**
+ * Why `path` cannot be read as an input file ("no such file", "is a folder, not a file", a
+ * permission problem), or null when it can.
+ */
+export function unreadable(path: string): string | null {
+  try {
+    if (statSync(path).isDirectory()) return "is a folder, not a file";
+    return null;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    return code === "ENOENT" || code === "ENOTDIR" ? "no such file" : fsReason(e);
+  }
+}
+
+/**
  * The folders to create, outermost first, for `path` to be a folder: none when it is one. A
  * path that is (or passes through) a file, or that cannot be examined, is NN5003 naming it.
  */

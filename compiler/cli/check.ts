@@ -4,7 +4,6 @@
  * `--format json`), 2 for a usage error or a missing file. An internal failure is reported as a
  * diagnostic, never as a stack trace.
  */
-import { existsSync, statSync } from "node:fs";
 import { type CheckResult, checkFile } from "../index.js";
 import {
   type JsonDiagnostic,
@@ -13,6 +12,7 @@ import {
   renderDiagnostic,
 } from "../diagnostics.js";
 import { diag } from "../messages.js";
+import { unreadable } from "../../runtime/fs-node.js";
 
 const usage = "usage: nnc check FILE... [--format text|json]";
 
@@ -58,8 +58,9 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   for (const f of files) {
-    if (!existsSync(f) || !statSync(f).isFile()) {
-      process.stderr.write(`nnc check: cannot read '${f}': no such file\n`);
+    const problem = unreadable(f);
+    if (problem !== null) {
+      process.stderr.write(`nnc check: ${f}: ${problem}\n`);
       return 2;
     }
   }

@@ -3,10 +3,10 @@
  * without stack traces, acquiring the device quietly, and loading the datasets a train run
  * names (compiling for a device, with its tuned kernels: tuning.ts).
  */
-import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { acquireDevice, type DeviceChoice, type NncDevice } from "../../runtime/device.js";
 import { isNncError, renderNncError } from "../../runtime/errors.js";
+import { unreadable } from "../../runtime/fs-node.js";
 import type { DataSpec, ModelProgram } from "../../runtime/program.js";
 import type { Dataset } from "../../runtime/data/dataset.js";
 import { loadMnist, readCsvFile, readIdxDataset } from "../../runtime/data/node.js";
@@ -37,14 +37,19 @@ export async function guard(command: string, body: () => Promise<number>): Promi
   }
 }
 
+/**
+ * `path` when it names a file `nnc COMMAND` can read; else says why on stderr and exits 2
+ * (`what` names the missing argument when there is none).
+ */
 export function requireFile(
   command: string,
   path: string | undefined,
   what = "a .nn file",
 ): string {
   if (path === undefined) throw new UsageError(`needs ${what}`);
-  if (!existsSync(path)) {
-    process.stderr.write(`nnc ${command}: ${path}: no such file\n`);
+  const problem = unreadable(path);
+  if (problem !== null) {
+    process.stderr.write(`nnc ${command}: ${path}: ${problem}\n`);
     throw new Reported(2);
   }
   return path;

@@ -5,10 +5,11 @@
  * A file with syntax errors is left alone; its diagnostics are printed and the exit code is 1.
  * Usage errors (unknown flags, missing files) print one line and exit 2.
  */
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { renderDiagnostic, SourceMap } from "../diagnostics.js";
 import { SourceFile } from "../source.js";
 import { formatModule } from "../../grammar/format.js";
+import { unreadable } from "../../runtime/fs-node.js";
 
 const usage = `Usage: nnc fmt [--check] FILE...
 
@@ -38,8 +39,9 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   for (const f of files) {
-    if (!existsSync(f) || !statSync(f).isFile()) {
-      process.stderr.write(`nnc fmt: no such file '${f}'\n`);
+    const problem = unreadable(f);
+    if (problem !== null) {
+      process.stderr.write(`nnc fmt: ${f}: ${problem}\n`);
       return 2;
     }
   }

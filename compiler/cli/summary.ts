@@ -4,12 +4,12 @@
  * `step` sections (a GAN), one table per model the steps train, as its checkpoint holds them. Exit 0; 1 when the file has errors (shown
  * like `nnc check`) or the model is unknown; 2 for a usage error or a missing file.
  */
-import { existsSync, statSync } from "node:fs";
 import { renderDiagnostic } from "../diagnostics.js";
 import { formatSummary, summarize } from "../check/summary.js";
 import { didYouMean } from "../check/suggest.js";
 import { safeCheck } from "./check.js";
 import type { CheckedProgram } from "../check/index.js";
+import { unreadable } from "../../runtime/fs-node.js";
 
 const usage = "usage: nnc summary FILE [--model NAME]";
 
@@ -39,8 +39,9 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const file = files[0]!;
-  if (!existsSync(file) || !statSync(file).isFile()) {
-    process.stderr.write(`nnc summary: cannot read '${file}': no such file\n`);
+  const problem = unreadable(file);
+  if (problem !== null) {
+    process.stderr.write(`nnc summary: ${file}: ${problem}\n`);
     return 2;
   }
   const checked = safeCheck(file);

@@ -3,7 +3,9 @@
  * codes, the rendered diagnostic format, `--format json`, and the MNIST summary's totals.
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { fromRoot, repoRoot } from "../util/golden.js";
@@ -91,6 +93,52 @@ test("usage errors and missing files exit 2", async () => {
   assert.is((await inProcess("summary")).code, 2);
   assert.is((await inProcess("summary", "no/such/file.nn")).code, 2);
   assert.is((await inProcess("summary", "--format", "xml")).code, 2);
+});
+
+test("a folder, a binary file and a 100,000-character line get one clear message each", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "nnc-input-"));
+  try {
+    // A folder given as the file: exit 2 naming it, for every command that reads one.
+    for (const command of ["check", "summary"] as const) {
+      const r = await inProcess(command, dir);
+      assert.is(r.code, 2);
+      assert.is(r.stderr, `nnc ${command}: ${dir}: is a folder, not a file\n`);
+    }
+    const train = nnc("train", dir);
+    assert.is(train.code, 2);
+    assert.is(train.stderr, `nnc train: ${dir}: is a folder, not a file\n`);
+
+    // A binary file: one NN1007 at its first NUL byte, and no control character on stderr.
+    const binary = join(dir, "model.nn");
+    writeFileSync(binary, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0x1b, 0x5b]));
+    const b = await inProcess("check", binary);
+    assert.is(b.code, 1);
+    const lines = b.stderr.trimEnd().split("\n");
+    assert.is(lines.length, 4);
+    assert.is(lines[3], "1 error");
+    assert.is(
+      lines[0],
+      `${binary}:1:7: error NN1007: not a text file: it holds a NUL byte here (a .nn file is UTF-8 text)`,
+    );
+    assert.is(lines[1], "  1 | \ufffdELF\ufffd\ufffd\ufffd\ufffd[");
+    assert.is(lines[2], "    |       ^");
+
+    // A stray control character is named by its escape; a long line is cut around the error.
+    const long = join(dir, "long.nn");
+    writeFileSync(long, `${"#".repeat(5000)}\nmodel M(x: [2]) -> [2] { x \u0007 }\n`);
+    const c = await inProcess("check", long);
+    assert.match(c.stderr, /error NN1003: unexpected character '\\x07'/);
+    const wide = join(dir, "wide.nn");
+    writeFileSync(wide, `model M(x: [2]) -> [2] { x }${" ".repeat(100_000)}$\n`);
+    const w = await inProcess("check", wide);
+    const [head, text, caret] = w.stderr.split("\n");
+    assert.match(head!, /:1:100029: error NN1003: unexpected character '\$'/);
+    assert.ok(text!.length < 120, `excerpt of ${text!.length} characters`);
+    assert.ok(text!.startsWith("  1 | ...") && text!.endsWith("$"));
+    assert.is(caret!.length, text!.length, "the caret is under the '$'");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("nnc summary examples/mnist.nn: Keras-style table, 54,410 parameters", () => {
