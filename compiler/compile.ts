@@ -13,7 +13,7 @@ import { verifyGraph } from "./ir/verify.js";
 import { planKernels } from "./codegen/plan.js";
 import { CompilerBug, type Diagnostic, type SourceMap } from "./diagnostics.js";
 import { diag } from "./messages.js";
-import { isConcrete } from "./dims.js";
+import { isConcrete, symbolsOf } from "./dims.js";
 import type { DeviceLimitsLike, KernelPlan } from "../runtime/plan.js";
 import type { DataSpec, ModelProgram, ProgramStep, ProgramVariable } from "../runtime/program.js";
 import type { DataSource } from "./check/values.js";
@@ -158,6 +158,22 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
   const bindings = opts.bindings ?? {};
   const probe = lowerTrainChecked(program, run, { batch: opts.batch ?? 1, trial, bindings });
   if (!probe.train) return fail(probe.diagnostics);
+  // A size for a dimension no input of the run's models declares is a mistake (a misspelt
+  // name would otherwise be ignored).
+  const models = probe.train.models.map((m) => program.models.get(m)!);
+  const symbols = new Set(
+    models.flatMap((m) => m.inputs.flatMap((i) => i.shape.flatMap((d) => symbolsOf(d)))),
+  );
+  for (const name of Object.keys(bindings)) {
+    if (symbols.has(name)) continue;
+    const known =
+      symbols.size > 0
+        ? `its symbolic dimensions: ${[...symbols].join(", ")}`
+        : "its inputs have fixed sizes";
+    return fail([
+      diag("NN4013", models[0]!.decl.name.span, { name, model: models[0]!.name, known }),
+    ]);
+  }
   const batch = opts.batch ?? probe.train.configuredBatch;
   const inferBatch = opts.inferBatch ?? 256;
   // A batch given by the caller (nnc train --batch, NncModel's compile) is checked as the file's is.

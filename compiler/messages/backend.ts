@@ -10,6 +10,8 @@ export const backendMessages = {
   NN4010: "{file} has no train section to compile; add `train ModelName { ... }`",
   NN4011:
     "train {name} has no loss to train on; give it `loss = ...` over its data's labels (or a `loss` in each `step`)",
+  NN4013:
+    "a size was given for dimension '{name}', but model {model} has no dimension of that name ({known})",
   NN4012:
     "train {name} has {trials} trial(s) (the combinations of its `search` options), numbered from 0; there is no trial {trial}",
 } as const;

@@ -94,5 +94,24 @@ test("compileFile binds T for the shipped sentiment example", () => {
   assert.is(r.program!.inputs[0]!.dtype, "i32");
 });
 
+test("a size for a dimension no input declares is NN4013 naming the known ones", () => {
+  const typo = compileFile(fromRoot("examples", "sentiment.nn"), {
+    limits: defaultLimits,
+    bindings: { T: 20, Tt: 5 },
+  });
+  assert.equal(
+    typo.diagnostics.map((d) => [d.code, d.message]),
+    [
+      [
+        "NN4013",
+        "a size was given for dimension 'Tt', but model Sentiment has no dimension of that name (its symbolic dimensions: T)",
+      ],
+    ],
+  );
+  const fixed = run(["train", fromRoot("examples", "mnist.nn"), "--dim", "X=3"]);
+  assert.is(fixed.code, 1);
+  assert.match(fixed.stderr, /mnist\.nn:4:7: error NN4013: .*'X'.*\(its inputs have fixed sizes\)/);
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 test.run();
