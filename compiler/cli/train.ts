@@ -109,6 +109,11 @@ export async function run(args: string[]): Promise<number> {
             search: f["no-tune"] !== true,
             device: f.device as string | undefined,
             budgetMs: trainBudgetMs,
+            // Bad data fails before the kernel search, not seconds after it. (A resumed run
+            // loads its data once the saved --limit is known.)
+            beforeSearch: (p) => {
+              if (!ctx.resume) dataFor(ctx, p, ctx.limit);
+            },
           },
         );
       const only = f.trial as number | undefined;

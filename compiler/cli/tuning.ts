@@ -43,6 +43,11 @@ export interface TuneMode {
   readonly device: string | undefined;
   /** Stop starting new shapes after this long (undefined: no limit). */
   readonly budgetMs?: number;
+  /**
+   * Called with the program as first compiled, before any search: a check that should fail
+   * fast (e.g. loading the training data) rather than after seconds of measuring.
+   */
+  readonly beforeSearch?: (program: ModelProgram) => void;
 }
 
 /** Whether stderr is a terminal (NNC_STDERR_TTY=1 says so when a quiet relaunch piped it). */
@@ -141,6 +146,7 @@ export async function compileForTuned(
     const table = loadTuning(dev);
     r = compile();
     const first = r;
+    if (r.program) mode.beforeSearch?.(r.program);
     if (r.program && (await tuneOn(dev, table, () => graphsOf([first]), mode))) r = compile();
   }
   if (!r.program) {

@@ -7,7 +7,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compileFile } from "../../compiler/compile.js";
@@ -49,6 +49,34 @@ test("NNC_TUNE=0 trains with the heuristics and writes no cache", () => {
   const cache = join(dir, "b", "tune.json");
   const r = train({ NNC_TUNE_CACHE: cache, NNC_TUNE: "0" }, join(dir, "out-b"));
   assert.is(r.code, 0, r.stderr);
+  assert.not.match(r.stderr, /tuned/);
+  assert.not.ok(existsSync(cache));
+});
+
+test("bad training data fails before the kernel search, not seconds after it", () => {
+  const cache = join(dir, "d", "tune.json");
+  const file = join(dir, "rows.nn");
+  writeFileSync(join(dir, "rows.csv"), "a,b,label\n1,2,0\n3,x,1\n");
+  writeFileSync(
+    file,
+    `model M(x: [2]) -> [2] { x |> dense(2) }
+train M {
+  data = csv("rows.csv", label: "label")
+  loss = softmax_cross_entropy
+  optimizer = adam(lr: 0.01)
+  batch = 1
+  epochs = 1
+}
+`,
+  );
+  const r = spawnSync(process.execPath, [nnc, "train", file, "--out", join(dir, "out-d")], {
+    cwd: fromRoot(),
+    encoding: "utf8",
+    timeout: 300_000,
+    env: { ...process.env, NNC_TUNE_CACHE: cache },
+  });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /rows\.csv:3:3: error NN5204: 'x' in column 'b' is not a number/);
   assert.not.match(r.stderr, /tuned/);
   assert.not.ok(existsSync(cache));
 });
