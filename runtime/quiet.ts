@@ -177,5 +177,13 @@ export async function relaunchQuietly(): Promise<number | undefined> {
     env.NNC_STDERR_TTY = "1";
     env.NNC_COLUMNS = String(process.stderr.columns ?? 80);
   }
-  return spawnQuiet(process.argv.slice(1), { env }).exit;
+  const quiet = spawnQuiet(process.argv.slice(1), { env });
+  const code = await quiet.exit;
+  // Killed by the signal rather than stopping on it (as training does, after saving): say so,
+  // or Ctrl-C during the kernel search or a data load would end the command without a word.
+  const signal = quiet.child.signalCode;
+  if (signal === "SIGINT" || signal === "SIGTERM") {
+    process.stderr.write(`nnc: interrupted (${signal})\n`);
+  }
+  return code;
 }

@@ -1,7 +1,8 @@
 /**
  * @file The stderr filter for Dawn's native noise: known lines (and the blank line after them)
  * are dropped, everything else passes in order; end to end, a process that acquires a device
- * through `relaunchQuietly` prints none of Dawn's warnings, and prints them with NNC_DEBUG.
+ * through `relaunchQuietly` prints none of Dawn's warnings, and prints them with NNC_DEBUG; a
+ * child killed by SIGINT is reported.
  */
 import { spawnSync } from "node:child_process";
 import { PassThrough } from "node:stream";
@@ -56,6 +57,14 @@ test("a quiet relaunch hides Dawn's warnings; NNC_DEBUG shows them", () => {
   });
   assert.is(loud.status, 0, loud.stderr);
   assert.match(loud.stderr, "artificially reduced");
+});
+
+test("a child killed by Ctrl-C is reported, exit 130", () => {
+  const script = fromRoot("dist/test/device/fixtures/interrupted.js");
+  const env = { ...process.env, NNC_DEBUG: "", NNC_QUIET_CHILD: "" };
+  const r = spawnSync(process.execPath, [script], { env, encoding: "utf8", timeout: 30_000 });
+  assert.is(r.status, 130);
+  assert.is(r.stderr, "working\nnnc: interrupted (SIGINT)\n");
 });
 
 test.run();
