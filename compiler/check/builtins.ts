@@ -625,6 +625,17 @@ def("one_hot", "x, classes", (e, args, span) => {
 });
 
 // Compile-time helpers.
+// A block's argument checked against its range when the model is checked: the value when
+// low <= value < below, else NN2037 (at the user's call of the block that asks).
+def("in_range", "value, low, below, name", (e, args, span) => {
+  const value = numArg(e, args, "value", "in_range");
+  const low = numArg(e, args, "low", "in_range");
+  const below = numArg(e, args, "below", "in_range");
+  const name = strArg(e, args, "name", "in_range");
+  if (value === null || low === null || below === null || name === null) return ERR;
+  if (value >= low && value < below) return args.get("value")!.value;
+  return e.report("NN2037", span, { name, low, below, found: value });
+});
 def("fan_in", "shape", (e, args) => {
   const s = dimsArg(e, args, "shape", "fan_in");
   return s ? int(fans(s).fanIn) : ERR;

@@ -1173,7 +1173,11 @@ export class Elab {
     return `${top?.prefix ?? ""}${frame?.name ?? "model"}`;
   }
 
-  evalShape(t: ast.TensorTypeExpr, scope: Scope, what: string): Shape | null {
+  /**
+   * A declared shape's dimensions; `what` names the declaration in messages, `noun` (default
+   * `what`) in the one for a dimension below 1, so that a layer's parameters share it.
+   */
+  evalShape(t: ast.TensorTypeExpr, scope: Scope, what: string, noun = what): Shape | null {
     const shape: Dim[] = [];
     for (const d of t.dims) {
       if (d.kind === "Ellipsis") {
@@ -1194,6 +1198,10 @@ export class Elab {
         });
         return null;
       }
+      if (typeof v.value === "number" && v.value < 1) {
+        this.report("NN2036", d.span, { what: noun, value: v.value });
+        return null;
+      }
       shape.push(this.dim(v.value));
     }
     return shape;
@@ -1201,7 +1209,8 @@ export class Elab {
 
   private declareVariable(s: ast.ParamDecl | ast.StateDecl, scope: Scope): void {
     const kind = s.kind === "Param" ? "param" : "state";
-    const shape = this.evalShape(s.type, scope, `${kind} ${s.name.name}`);
+    const noun = kind === "param" ? "a parameter" : "a state variable";
+    const shape = this.evalShape(s.type, scope, `${kind} ${s.name.name}`, noun);
     if (!shape) {
       scope.set(s.name.name, ERR, kind);
       return;

@@ -45,6 +45,10 @@ export function inputShape(e: Elab, t: ast.TensorTypeExpr, scope: Scope): Shape 
       e.report("NN2007", d.span, { what: "a dimension", expected: "an int", found: describe(v) });
       return null;
     }
+    if (typeof v.value === "number" && v.value < 1) {
+      e.report("NN2036", d.span, { what: "a model input", value: v.value });
+      return null;
+    }
     shape.push(e.dim(v.value));
   }
   return shape;
