@@ -125,15 +125,16 @@ function pairArg(
   const a = args.get(name);
   if (!a) return [fallback, fallback];
   const v = a.value;
-  if (v.kind === "int" && typeof v.value === "number") return [v.value, v.value];
-  if (
-    v.kind === "list" &&
-    v.items.length === 2 &&
-    v.items.every((i) => i.kind === "int" && typeof i.value === "number")
-  ) {
-    return v.items.map((i) => (i as { value: number }).value) as [number, number];
+  const positive = (i: Value): number | null =>
+    i.kind === "int" && typeof i.value === "number" && i.value >= 1 ? i.value : null;
+  const one = positive(v);
+  if (one !== null) return [one, one];
+  if (v.kind === "list" && v.items.length === 2) {
+    const [a0, a1] = v.items.map(positive);
+    if (a0 != null && a1 != null) return [a0, a1];
   }
-  return expected(e, a, fn, name, "an int or a list of two ints");
+  // Window sizes and strides: a 0 made infinite shapes, a negative one a misleading "does not fit".
+  return expected(e, a, fn, name, "an int of at least 1 or a list of two");
 }
 
 /** A per-sample axis, normalised to a full-shape axis. */
