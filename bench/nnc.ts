@@ -10,6 +10,7 @@ import { compileForTuned, trainBudgetMs } from "../compiler/cli/tuning.js";
 import { acquireDevice } from "../runtime/device.js";
 import type { Dataset } from "../runtime/data/dataset.js";
 import { NncModel } from "../runtime/model.js";
+import { formatProfile, kernelProfileOf, profilingRequested } from "../runtime/profile.js";
 import type { Mnist } from "./mnist.js";
 import { initialParams, type ModelKind } from "./models.js";
 import type { BenchOptions, Trainer } from "./protocol.js";
@@ -107,6 +108,14 @@ export async function createNncTrainer(
         cls[i] = best;
       }
       return cls;
+    },
+    // NNC_DEBUG: the per-kernel table `nnc train` prints (timestamp queries where the adapter
+    // has them, else each kernel timed alone).
+    async debugReport() {
+      if (!profilingRequested()) return undefined;
+      const p = await kernelProfileOf(program.step);
+      const what = `the training step of ${program.model} (batch ${program.stepBatch})`;
+      return p ? formatProfile(p, what) : undefined;
     },
     dispose() {
       m.dispose();

@@ -134,6 +134,11 @@ export interface Trainer {
   stepIndices?(idx: Uint32Array, y: Uint8Array, wantLoss: boolean): Promise<number | undefined>;
   /** Predicted class (argmax of the logits) of each of `n` images in `x`. */
   predict(x: Float32Array, n: number): Promise<ArrayLike<number>>;
+  /**
+   * Diagnostics printed after the row (lines of text), when the system has any to give: nnc's
+   * per-kernel times of the training step under NNC_DEBUG.
+   */
+  debugReport?(): Promise<string | undefined>;
   dispose(): Promise<void> | void;
 }
 
@@ -400,6 +405,8 @@ export class RowRun {
       `${this.label}: accuracy ${(row.accuracy! * 100).toFixed(2)}% after ` +
         `${stream.imagesSeen} images${capped ? " (capped)" : ""}, infer ${row.infer_images_per_second!.toFixed(0)} img/s`,
     );
+    const report = await this.trainer.debugReport?.();
+    for (const line of report?.split("\n") ?? []) this.log(`${this.label}: ${line}`);
     return row;
   }
 

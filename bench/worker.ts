@@ -15,7 +15,7 @@
  */
 import { createInterface } from "node:readline";
 import { createJaxTrainer } from "./jaxjs.js";
-import { loadMnist } from "./mnist.js";
+import { loadMnist, type Mnist } from "./mnist.js";
 import type { ModelKind } from "./models.js";
 import { createNncTrainer } from "./nnc.js";
 import {
@@ -41,7 +41,7 @@ function createTrainer(
   backend: string,
   model: ModelKind,
   opts: BenchOptions,
-  data: ReturnType<typeof loadMnist>,
+  data: Mnist,
 ): Promise<Trainer> {
   if (system === "nnc") return createNncTrainer(model, { ...opts, backend }, data);
   return system === "tfjs"

@@ -2,7 +2,8 @@
  * @file The benchmark's measurement protocol and its driver. The protocol's windows split the
  * timed phase exactly and its speed is their median (a fake trainer, so the counts are known);
  * the driver (`bench/run.ts`) takes real rows' windows in turns and returns every row, also one
- * whose worker fails (a quick run of nnc and TF.js wasm on the MLP).
+ * that cannot train (quick runs: nnc and TF.js wasm on the MLP, nnc's row with its kernel
+ * table under NNC_DEBUG; TF.js wasm on the CNN, which it cannot train).
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -170,7 +171,13 @@ test("the driver interleaves real rows and returns each, in order, with its wind
       fromRoot("dist/bench/run.js"),
       ...["--quick", "--models", "mlp", "--only", "nnc,tfjs:wasm", "--rounds", "3", "--json"],
     ],
-    { cwd: fromRoot(), encoding: "utf8", timeout: 240_000 },
+    // NNC_DEBUG: nnc's row ends with its per-kernel table, as `nnc train` does.
+    {
+      cwd: fromRoot(),
+      encoding: "utf8",
+      timeout: 240_000,
+      env: { ...process.env, NNC_DEBUG: "1" },
+    },
   );
   assert.is(r.status, 0, r.stderr);
   const rows = JSON.parse(r.stdout) as BenchRow[];
@@ -190,6 +197,10 @@ test("the driver interleaves real rows and returns each, in order, with its wind
     assert.ok(Math.abs(row.loss_first! - 2.2969) < 1e-3, `${row.loss_first}`);
     assert.ok(Math.abs(row.accuracy! - rows[0]!.accuracy!) < 0.01);
   }
+  assert.match(
+    r.stderr,
+    /\[bench\] nnc\/webgpu\/mlp: nnc: kernel times of the training step of Mlp/,
+  );
   // Turns: one window of each row per turn, the row that starts a turn rotating.
   const turns = [...r.stderr.matchAll(/\[bench\] mlp turn (\d)\/3: (.*) img\/s/g)];
   assert.equal(
@@ -200,6 +211,20 @@ test("the driver interleaves real rows and returns each, in order, with its wind
       ["3", "nnc/webgpu, tfjs/wasm"],
     ],
   );
+});
+
+test("a row that cannot train is a row with its error, and the run goes on", () => {
+  // TF.js wasm has no Conv2DBackpropFilter kernel: its CNN row fails in the compile step.
+  const r = spawnSync(
+    process.execPath,
+    [fromRoot("dist/bench/run.js"), "--quick", "--models", "cnn", "--only", "tfjs:wasm", "--json"],
+    { cwd: fromRoot(), encoding: "utf8", timeout: 120_000 },
+  );
+  assert.is(r.status, 0, r.stderr);
+  const rows = JSON.parse(r.stdout) as BenchRow[];
+  assert.is(rows.length, 1);
+  assert.match(rows[0]!.error ?? "", /^compile: .*Conv2DBackpropFilter/);
+  assert.is(rows[0]!.train_images_per_second, null);
 });
 
 test.run();
