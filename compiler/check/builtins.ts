@@ -124,6 +124,11 @@ function pairArg(
 ): [number, number] | null {
   const a = args.get(name);
   if (!a) return [fallback, fallback];
+  return pairOf(e, a, fn, name);
+}
+
+/** `a` as two ints of at least 1 (an int stands for both), else NN2007 naming `fn`'s `name`. */
+function pairOf(e: Elab, a: ArgValue, fn: string, name: string): [number, number] | null {
   const v = a.value;
   const positive = (i: Value): number | null =>
     i.kind === "int" && typeof i.value === "number" && i.value >= 1 ? i.value : null;
@@ -636,6 +641,15 @@ def("in_range", "value, low, below, name", (e, args, span) => {
   if (value === null || low === null || below === null || name === null) return ERR;
   if (value >= low && value < below) return args.get("value")!.value;
   return e.report("NN2037", span, { name, low, below, found: value });
+});
+// A window or stride argument of a block (`kernel: 3` or `kernel: [3, 5]`) as a list of two
+// ints of at least 1, else NN2007 at the user's call naming the block's argument.
+def("pair", "v, fn, name", (e, args) => {
+  const fn = strArg(e, args, "fn", "pair");
+  const name = strArg(e, args, "name", "pair");
+  if (fn === null || name === null) return ERR;
+  const p = pairOf(e, args.get("v")!, fn, name);
+  return p ? { kind: "list", items: p.map((n) => int(n)) } : ERR;
 });
 def("fan_in", "shape", (e, args) => {
   const s = dimsArg(e, args, "shape", "fan_in");
