@@ -11,7 +11,7 @@ import { fromRoot } from "../util/golden.js";
 
 const limits = { ...defaultLimits, maxStorageBuffersPerShaderStage: 16 };
 
-for (const name of ["mnist", "mlp", "residual", "rows", "finetune", "search"]) {
+for (const name of ["mnist", "mnist-deep", "mlp", "residual", "rows", "finetune", "search"]) {
   test(`examples/${name}.nn compiles to a program`, () => {
     const r = compileFile(fromRoot("examples", `${name}.nn`), { limits });
     assert.equal(r.diagnostics, []);
