@@ -40,10 +40,10 @@ export function location(sources: SourceMap, span: Span): string {
   return `${span.file}:${p.line}:${p.column}`;
 }
 
-/** Source line with a gutter and a caret underline; the underline covers the span's first line. */
 /** The widest source line an excerpt shows; a longer one is cut around the span. */
 const EXCERPT_WIDTH = 100;
 
+/** Source line with a gutter and a caret underline; the underline covers the span's first line. */
 function excerpt(file: SourceFile, span: Span): string[] {
   const start = file.position(span.start);
   const end = file.position(Math.max(span.start, span.end));

@@ -70,12 +70,12 @@ export function formatShape(shape: Shape): string {
   return `[${shape.join(", ")}]`;
 }
 
-/** Replaces symbols by numbers where `bindings` has them. */
 /** The symbols a dimension is a product of (none for a number). */
 export function symbolsOf(d: Dim): string[] {
   return toProduct(d).syms;
 }
 
+/** Replaces symbols by numbers where `bindings` has them. */
 export function substitute(d: Dim, bindings: ReadonlyMap<string, number>): Dim {
   const p = toProduct(d);
   let coef = p.coef;
