@@ -196,6 +196,11 @@ export function windowSteps(total: number, rounds: number, w: number): number {
   return Math.floor((total * (w + 1)) / rounds) - Math.floor((total * w) / rounds);
 }
 
+/** A window's training images/s; null when it ran no step. */
+export function windowRate(w: TimedWindow, batchSize: number): number | null {
+  return w.steps > 0 && w.seconds > 0 ? (w.steps * batchSize) / w.seconds : null;
+}
+
 /**
  * The training speed of a timed phase: the median of its windows' images/s (windows that ran
  * no step are left out), so that a burst of load on a shared machine during one window moves
@@ -203,8 +208,8 @@ export function windowSteps(total: number, rounds: number, w: number): number {
  */
 export function medianRate(windows: readonly TimedWindow[], batchSize: number): number | null {
   const rates = windows
-    .filter((w) => w.steps > 0 && w.seconds > 0)
-    .map((w) => (w.steps * batchSize) / w.seconds)
+    .map((w) => windowRate(w, batchSize))
+    .filter((r): r is number => r !== null)
     .sort((a, b) => a - b);
   if (rates.length === 0) return null;
   const mid = rates.length >> 1;
@@ -341,8 +346,9 @@ export class RowRun {
     const timedSteps = windows.reduce((a, w) => a + w.steps, 0);
     const timedSeconds = windows.reduce((a, w) => a + w.seconds, 0);
     const rates = windows
-      .filter((w) => w.steps > 0)
-      .map((w) => ((w.steps * opts.batchSize) / w.seconds).toFixed(0));
+      .map((w) => windowRate(w, opts.batchSize))
+      .filter((r): r is number => r !== null)
+      .map((r) => r.toFixed(0));
     this.log(
       `${this.label}: ${timedSteps} timed steps in ${timedSeconds.toFixed(2)} s, ` +
         `${windows.length === 1 ? "" : `windows ${rates.join(" ")} img/s, median `}${trainIps?.toFixed(0) ?? "-"} img/s`,

@@ -24,6 +24,7 @@ import {
   type BenchRow,
   type System,
   type TimedWindow,
+  windowRate,
 } from "./protocol.js";
 
 /** Every system and backend the harness knows, in table order. */
@@ -329,9 +330,8 @@ async function runModel(
         done(k, worker.rowOf(r), note);
         rates.push(`${name} failed`);
       } else {
-        const { steps, seconds } = r.window;
-        const ips = steps > 0 ? ((steps * cli.bench.batchSize) / seconds).toFixed(0) : "-";
-        rates.push(`${name} ${ips}`);
+        const ips = windowRate(r.window, cli.bench.batchSize);
+        rates.push(`${name} ${ips === null ? "-" : ips.toFixed(0)}`);
       }
     }
     if (rates.length > 0) {
