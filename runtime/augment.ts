@@ -280,7 +280,7 @@ fn tap(base: u32, x: i32, y: i32, ch: u32) -> f32 {
 // One sample's transform (runtime/augment.ts drawAugment and inverseMap), then the bilinear
 // sample of its source at output element k.
 fn augmented(base: u32, r: u32, k: u32) -> f32 {
-  let key = hash32(hash32(hash32(params.seed ^ ${SALT}u) + params.step) + r);
+  let key = hash32(hash32(hash32(nnc_feed.seed ^ ${SALT}u) + nnc_feed.step) + r);
   var f = 1.0;
   if (FLIP && (hash32(key) & 1u) == 1u) {
     f = -1.0;

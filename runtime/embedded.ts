@@ -8,7 +8,7 @@
  * evaluation and prediction plans are mostly the same text). No Node imports.
  */
 import type { NncDevice } from "./device-core.js";
-import type { Dataset } from "./data/dataset.js";
+import { bytesToUnit, type Dataset } from "./data/dataset.js";
 import { nncError } from "./errors.js";
 import { type EpochResult, type Evaluation, NncModel } from "./model.js";
 import type { KernelPlan, PlanKernel } from "./plan.js";
@@ -330,14 +330,10 @@ export class ModelRunner {
     return `${shapeText(this.program.inputs[0]!.shape)}, ${this.perSample} values`;
   }
 
-  /** The inputs as floats: bytes are scaled by 1/255; anything else is an error. */
+  /** The inputs as floats: bytes are scaled by 1/255 (BYTE_TABLE); anything else is an error. */
   private floats(method: string, what: string, x: unknown): Float32Array {
     if (x instanceof Float32Array) return x;
-    if (x instanceof Uint8Array) {
-      const out = new Float32Array(x.length);
-      for (let k = 0; k < x.length; k++) out[k] = x[k]! / 255;
-      return out;
-    }
+    if (x instanceof Uint8Array) return bytesToUnit(x);
     if (Array.isArray(x) && x.every((v) => typeof v === "number")) return Float32Array.from(x);
     return this.fail(
       method,

@@ -102,10 +102,11 @@ export function pipelineCount(dev: NncDevice): number {
 }
 
 function layoutKey(k: PlanKernel): string {
-  return k.bindings.map((b) => (b.access === "read" ? "r" : "w")).join("");
+  return k.bindings.map((b) => (b.access === "read_write" ? "w" : b.access[0])).join("");
 }
 
-function layoutFor(device: GPUDevice, k: PlanKernel): GPUBindGroupLayout {
+/** The bind group layout of `k` (one per pattern of binding kinds, cached per device). */
+export function layoutFor(device: GPUDevice, k: PlanKernel): GPUBindGroupLayout {
   let cache = layoutCaches.get(device);
   if (!cache) layoutCaches.set(device, (cache = new Map()));
   const key = layoutKey(k);
@@ -116,7 +117,14 @@ function layoutFor(device: GPUDevice, k: PlanKernel): GPUBindGroupLayout {
       entries: k.bindings.map((b) => ({
         binding: b.binding,
         visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: b.access === "read" ? "read-only-storage" : "storage" },
+        buffer: {
+          type:
+            b.access === "read"
+              ? "read-only-storage"
+              : b.access === "uniform"
+                ? "uniform"
+                : "storage",
+        },
       })),
     });
     cache.set(key, layout);
@@ -168,7 +176,8 @@ async function compile(dev: NncDevice, k: PlanKernel): Promise<GPUComputePipelin
   }
 }
 
-function pipelineFor(dev: NncDevice, k: PlanKernel): Promise<GPUComputePipeline> {
+/** The compiled pipeline of `k` (compiled once per device, kernel text and layout). */
+export function pipelineFor(dev: NncDevice, k: PlanKernel): Promise<GPUComputePipeline> {
   let cache = pipelineCaches.get(dev.device);
   if (!cache) pipelineCaches.set(dev.device, (cache = new Map()));
   const key = `${layoutKey(k)}\n${k.entryPoint}\n${k.wgsl}`;
@@ -183,6 +192,15 @@ function pipelineFor(dev: NncDevice, k: PlanKernel): Promise<GPUComputePipeline>
 
 // ---------------------------------------------------------------------------------------------
 // The executor
+
+/** A kernel recorded in place of one of a plan's own (see Executor.record). */
+export interface KernelSwap {
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroup: GPUBindGroup;
+}
+
+/** Kernels recorded in place of a plan's own, by index in the plan. */
+export type KernelSwaps = ReadonlyMap<number, KernelSwap>;
 
 interface Step {
   readonly kernel: PlanKernel;
@@ -218,7 +236,7 @@ export interface ExecutorOptions {
 /** What an executor needs of a kernel profiler (runtime/profile.ts's KernelProfiler). */
 export interface Profiler {
   /** Records the kernels itself (true) or leaves them to the executor (false). */
-  recordKernels(encoder: GPUCommandEncoder): boolean;
+  recordKernels(encoder: GPUCommandEncoder, swaps?: KernelSwaps): boolean;
   report(): Promise<KernelProfile>;
   dispose(): void;
 }
@@ -460,8 +478,12 @@ export class Executor {
     });
   }
 
-  /** Records the kernels and the variable updates of `steps` steps into `encoder`. */
-  record(encoder: GPUCommandEncoder, steps = 1): void {
+  /**
+   * Records the kernels and the variable updates of `steps` steps into `encoder`; `swaps`
+   * replaces kernels (by index in the plan) with others, e.g. ones that read the batch from a
+   * resident dataset (runtime/feeder.ts).
+   */
+  record(encoder: GPUCommandEncoder, steps = 1, swaps?: KernelSwaps): void {
     this.check();
     for (const s of this.steps) {
       if (!s.pipeline) {
@@ -471,23 +493,29 @@ export class Executor {
       }
     }
     for (let t = 0; t < steps; t++) {
-      this.recordKernels(encoder);
+      this.recordKernels(encoder, swaps);
       this.recordUpdates(encoder);
     }
   }
 
-  private recordKernels(encoder: GPUCommandEncoder): void {
+  private recordKernels(encoder: GPUCommandEncoder, swaps: KernelSwaps | undefined): void {
     if (this.steps.length === 0) return;
-    if (this.profiler?.recordKernels(encoder)) return;
+    if (this.profiler?.recordKernels(encoder, swaps)) return;
     const pass = encoder.beginComputePass();
-    for (const s of this.steps) {
+    this.steps.forEach((s, i) => {
       const [x, y, z] = s.kernel.dispatch;
-      if (x === 0 || y === 0 || z === 0) continue;
-      pass.setPipeline(s.pipeline!);
-      pass.setBindGroup(0, s.bindGroup);
+      if (x === 0 || y === 0 || z === 0) return;
+      const swap = swaps?.get(i);
+      pass.setPipeline(swap ? swap.pipeline : s.pipeline!);
+      pass.setBindGroup(0, swap ? swap.bindGroup : s.bindGroup);
       pass.dispatchWorkgroups(x, y, z);
-    }
+    });
     pass.end();
+  }
+
+  /** The buffer of the plan's buffer `id`. */
+  bufferAt(id: number): GPUBuffer {
+    return this.buffers[id]!;
   }
 
   private recordUpdates(encoder: GPUCommandEncoder): void {
@@ -527,7 +555,7 @@ export class Executor {
     });
     return this.serial(async () => {
       const values = await this.readBack(
-        (enc) => this.recordKernels(enc),
+        (enc) => this.recordKernels(enc, undefined),
         outs,
         (enc) => this.recordUpdates(enc),
       );

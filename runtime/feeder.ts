@@ -1,22 +1,32 @@
 /**
  * @file Training data on the device. A dataset is uploaded once, as it is stored (bytes packed
- * four to a word, or f32), with its labels; each epoch's shuffled order is one more upload.
- * Then every step's batch is made on the device by one gather kernel recorded at the head of
- * the step's command buffer: it picks the batch's samples through the order, normalises bytes
- * through a 256-entry constant table in the shader (the same f32 values the host path computes,
- * so both paths train bit for bit alike; llvmpipe looks a constant array up several times faster
- * than a uniform one), writes the one-hot labels and the step counter. The only per-step host
- * write is a 16-byte parameter block (which batch, how many samples, which step). A training
- * feeder may also augment: each sample is then resampled under its own random transform drawn
- * from (seed, step, row) by the kernel itself (runtime/augment.ts), as the host Batcher does.
+ * four to a word, or f32), with its labels. Each batch is then made on the device from a small
+ * uniform the host writes per step: how many samples, where the labels start, the step counter,
+ * the augmentation seed and the batch's sample indices. Either the kernels that read the batch
+ * read the dataset themselves (runtime/feed-fusion.ts: no extra kernel, the batch never written
+ * to memory), or, where one of them cannot, one gather kernel recorded at the head of the
+ * step's command buffer writes the plan's inputs: normalised values, one-hot labels and the
+ * step counter. Bytes become `f32(b) * BYTE_SCALE` on every path, as on the host, so all of
+ * them train bit for bit alike. A training gather may also augment: each sample is then
+ * resampled under its own random transform drawn from (seed, step, row) by the kernel itself
+ * (runtime/augment.ts), as the host Batcher does.
  *
  * Datasets that do not fit one storage binding of the device fall back to the host path
- * (runtime/data/dataset.ts Batcher), as does a device with fewer storage bindings than the
- * kernel needs. No Node imports: browsers use this too.
+ * (runtime/data/dataset.ts Batcher), as do batches whose indices do not fit one uniform binding
+ * and a device with fewer storage bindings than the gather needs. No Node imports: browsers
+ * use this too.
  */
 import { augments, augmentWgslDecls, type AugmentSpec } from "./augment.js";
-import { BYTE_TABLE, sampleSize, type Dataset } from "./data/dataset.js";
+import { BYTE_SCALE, sampleSize, type Dataset } from "./data/dataset.js";
 import type { NncDevice } from "./device-core.js";
+import {
+  type Executor,
+  type KernelSwap,
+  type KernelSwaps,
+  layoutFor,
+  pipelineFor,
+} from "./executor.js";
+import { feedDecls, feedParamsBytes, fuseFeedReads } from "./feed-fusion.js";
 import type { PlanDType } from "./plan.js";
 
 /** Where a gather writes: the plan's input buffers and their sizes. */
@@ -43,25 +53,6 @@ export interface DeviceData {
   readonly labelsAt: number;
 }
 
-const PARAMS_BYTES = 16;
-const WORKGROUP = 256;
-/** Invocations per sample in the plain gather (a row of MNIST is 196 words). */
-const ROW_WORKGROUP = 64;
-
-/**
- * The host's byte values (BYTE_TABLE, b / 255) as a WGSL constant array, with `lut` to look
- * one up. Each literal is the shortest decimal that reads back as exactly that f32.
- */
-const BYTE_VALUES = `const BYTE_VALUES = array<f32, 256>(${Array.from(BYTE_TABLE, (v) => {
-  const t = String(v);
-  return /[.e]/.test(t) ? t : `${t}.0`;
-}).join(", ")});
-
-fn lut(b: u32) -> f32 {
-  return BYTE_VALUES[b];
-}
-`;
-
 /** Bytes the device copy of `ds` takes. */
 export function deviceDataBytes(ds: Dataset): number {
   const values = ds.count * sampleSize(ds);
@@ -70,10 +61,11 @@ export function deviceDataBytes(ds: Dataset): number {
 }
 
 /**
- * Whether `ds` can be trained from the device on `nnc`: its copy fits one storage binding and
- * the gather kernel's six storage buffers fit the stage's limit. `NNC_FEED=host` says no.
+ * Whether `ds` can be trained from the device on `nnc` in batches of `batch`: its copy fits one
+ * storage binding, the batch's indices one uniform binding, and the gather kernel's storage
+ * buffers the stage's limit. `NNC_FEED=host` says no.
  */
-export function canFeedFromDevice(nnc: NncDevice, ds: Dataset): boolean {
+export function canFeedFromDevice(nnc: NncDevice, ds: Dataset, batch: number): boolean {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
     ?.env;
   if (env?.NNC_FEED === "host") return false;
@@ -83,7 +75,8 @@ export function canFeedFromDevice(nnc: NncDevice, ds: Dataset): boolean {
     ds.count > 0 &&
     bytes <= l.maxStorageBufferBindingSize &&
     bytes <= l.maxBufferSize &&
-    l.maxStorageBuffersPerShaderStage >= 5
+    feedParamsBytes(batch) <= nnc.device.limits.maxUniformBufferBindingSize &&
+    l.maxStorageBuffersPerShaderStage >= 4
   );
 }
 
@@ -107,126 +100,41 @@ export function uploadDataset(nnc: NncDevice, ds: Dataset): DeviceData {
   return { dataset: ds, buffer, bytes, labelsAt: imageWords };
 }
 
+/** Invocations per sample in the gather (a row of MNIST is 196 words). */
+const ROW_WORKGROUP = 64;
+
 /**
- * The gather kernel for one target and storage kind. The parameter uniform is: offset into the
- * order, valid samples, step counter, then a u32 that is the augmentation seed when `augment`
- * is given (unused padding otherwise). Bytes become f32 through `BYTE_VALUES`. With
- * `augment` (and a range that changes anything) every input value is the bilinear sample of
- * its source image under the sample's drawn transform (runtime/augment.ts); without it the
- * kernel is the plain copy.
+ * The gather kernel for one target and storage kind: one workgroup per batch row, its
+ * invocations striding over the row (a word of four bytes each when a sample is a whole number
+ * of words), then over its one-hot labels; the rest of a partial batch is zero. With `augment`
+ * (and a range that changes anything) every input value is the bilinear sample of its source
+ * image under the sample's drawn transform (runtime/augment.ts) instead of its copy.
  */
-export function gatherWgsl(
-  t: FeedTarget,
-  bytes: boolean,
-  labelsAt: number,
-  augment?: AugmentSpec,
-): string {
+export function gatherWgsl(t: FeedTarget, bytes: boolean, augment?: AugmentSpec): string {
   const { batch, per, classes } = t;
-  const stepType = t.step?.dtype === "i32" ? "i32" : "f32";
   const aug = augment && augments(augment.ranges) ? augment : undefined;
+  const words = bytes && per % 4 === 0 && !aug;
   const load = bytes
-    ? `let w = data[e >> 2u];
-      let b = (w >> ((e & 3u) * 8u)) & 255u;
-      v = lut(b);`
-    : `v = bitcast<f32>(data[e]);`;
-  const sample = aug
-    ? `v = augmented(order[params.offset + r] * PER, r, i - r * PER);`
-    : `let e = order[params.offset + r] * PER + (i - r * PER);
+    ? `v = f32((data[e >> 2u] >> ((e & 3u) * 8u)) & 255u) * ${BYTE_SCALE}f;`
+    : "v = bitcast<f32>(data[e]);";
+  const value = words
+    ? `v = vec4<f32>(unpack4xU8(data[s * PER + k])) * ${BYTE_SCALE}f;`
+    : aug
+      ? "v = augmented(s * PER, r, k);"
+      : `let e = s * PER + k;
       ${load}`;
-  if (!aug) return plainGatherWgsl(t, bytes, labelsAt);
-  const header = `, augmented ${aug.height}x${aug.width}x${aug.channels}`;
-  return `// nnc gather: batch ${batch} x ${per} values, ${classes} classes, ${bytes ? "bytes" : "f32"}${header}
-struct Params {
-  offset: u32,
-  count: u32,
-  step: u32,
-  ${aug ? "seed" : "pad"}: u32,
-}
-${BYTE_VALUES}
-@group(0) @binding(0) var<storage, read> data: array<u32>;
-@group(0) @binding(1) var<storage, read> order: array<u32>;
-@group(0) @binding(2) var<uniform> params: Params;
-@group(0) @binding(3) var<storage, read_write> x: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-${t.step ? `@group(0) @binding(5) var<storage, read_write> step: array<${stepType}>;` : ""}
-
-const B: u32 = ${batch}u;
-const PER: u32 = ${per}u;
-const CLASSES: u32 = ${classes}u;
-const LABELS: u32 = ${labelsAt}u;
-${aug ? `\n${augmentWgslDecls(aug, load)}` : ""}
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * ${WORKGROUP}u;
-  if (i < B * PER) {
-    let r = i / PER;
-    var v = 0.0;
-    if (r < params.count) {
-      ${sample}
-    }
-    x[i] = v;
-  } else if (i < B * PER + B * CLASSES) {
-    let j = i - B * PER;
-    let r = j / CLASSES;
-    var v = 0.0;
-    if (r < params.count && data[LABELS + order[params.offset + r]] == j - r * CLASSES) {
-      v = 1.0;
-    }
-    y[j] = v;
-  }
-  ${t.step ? `if (i == 0u) { step[0] = ${stepType}(params.step); }` : ""}
-}
-`;
-}
-
-/**
- * The gather without augmentation: one workgroup per batch row, its invocations striding over
- * the row (a word of four bytes each when a sample is a whole number of words), so a batch is
- * `batch` workgroups instead of one invocation per value. Values are the table's, as on the
- * host; the rest of a partial batch is zero.
- */
-function plainGatherWgsl(t: FeedTarget, bytes: boolean, labelsAt: number): string {
-  const { batch, per, classes } = t;
   const stepType = t.step?.dtype === "i32" ? "i32" : "f32";
-  const words = bytes && per % 4 === 0;
-  const inputs = words
-    ? `for (var w = lid; w < PER / 4u; w += ${ROW_WORKGROUP}u) {
-    var v = vec4<f32>(0.0);
-    if (valid) {
-      let word = data[s * (PER / 4u) + w];
-      v = vec4<f32>(lut(word & 255u), lut((word >> 8u) & 255u), lut((word >> 16u) & 255u), lut(word >> 24u));
-    }
-    x[r * (PER / 4u) + w] = v;
-  }`
-    : `for (var k = lid; k < PER; k += ${ROW_WORKGROUP}u) {
-    var v = 0.0;
-    if (valid) {
-      let e = s * PER + k;
-      ${bytes ? "v = lut((data[e >> 2u] >> ((e & 3u) * 8u)) & 255u);" : "v = bitcast<f32>(data[e]);"}
-    }
-    x[r * PER + k] = v;
-  }`;
-  return `// nnc gather: batch ${batch} x ${per} values, ${classes} classes, ${bytes ? "bytes" : "f32"}, a workgroup per sample
-struct Params {
-  offset: u32,
-  count: u32,
-  step: u32,
-  pad: u32,
-}
-${BYTE_VALUES}
+  const type = words ? "vec4<f32>" : "f32";
+  return `${feedDecls(batch, 1)}
 @group(0) @binding(0) var<storage, read> data: array<u32>;
-@group(0) @binding(1) var<storage, read> order: array<u32>;
-@group(0) @binding(2) var<uniform> params: Params;
-@group(0) @binding(3) var<storage, read_write> x: array<${words ? "vec4<f32>" : "f32"}>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-${t.step ? `@group(0) @binding(5) var<storage, read_write> step: array<${stepType}>;` : ""}
+@group(0) @binding(2) var<storage, read_write> x: array<${type}>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+${t.step ? `@group(0) @binding(4) var<storage, read_write> step: array<${stepType}>;` : ""}
 
 const B: u32 = ${batch}u;
-const PER: u32 = ${per}u;
+const PER: u32 = ${words ? per / 4 : per}u;
 const CLASSES: u32 = ${classes}u;
-const LABELS: u32 = ${labelsAt}u;
-
-
+${aug ? augmentWgslDecls(aug, load) : ""}
 @compute @workgroup_size(${ROW_WORKGROUP})
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -237,128 +145,185 @@ fn main(
   if (r >= B) {
     return;
   }
-  let valid = r < params.count;
-  var s = 0u;
-  if (valid) {
-    s = order[params.offset + r];
+  let valid = r < nnc_feed.count;
+  let s = nnc_feed_row(r);
+  for (var k = lid; k < PER; k += ${ROW_WORKGROUP}u) {
+    var v = ${type}(0.0);
+    if (valid) {
+      ${value}
+    }
+    x[r * PER + k] = v;
   }
-  ${inputs}
   for (var c = lid; c < CLASSES; c += ${ROW_WORKGROUP}u) {
     var v = 0.0;
-    if (valid && data[LABELS + s] == c) {
+    if (valid && data[nnc_feed.labels + s] == c) {
       v = 1.0;
     }
     y[r * CLASSES + c] = v;
   }
-  ${t.step ? `if (r == 0u && lid == 0u) { step[0] = ${stepType}(params.step); }` : ""}
+  ${t.step ? `if (r == 0u && lid == 0u) { step[0] = ${stepType}(nnc_feed.step); }` : ""}
 }
 `;
 }
 
 /**
- * Fills one plan's inputs from a resident dataset. One per (plan, dataset): `setOrder` once per
- * epoch, then `record` per batch.
+ * Fills plans' inputs from a resident dataset. One per (plan, dataset): `setOrder` once per
+ * epoch, then per batch `record`, and the plans' executors record with `swapsFor`.
  */
 export class Feeder {
-  private readonly params: GPUBuffer;
-  private readonly order: GPUBuffer;
-  private readonly bindGroup: GPUBindGroup;
-  private readonly values = new ArrayBuffer(PARAMS_BYTES);
-  private readonly groups: [number, number];
+  private order = new Uint32Array(0) as Uint32Array;
+  private readonly values: Uint32Array;
 
   private constructor(
     private readonly nnc: NncDevice,
     readonly data: DeviceData,
     readonly target: FeedTarget,
-    private readonly pipeline: GPUComputePipeline,
-    /** The augmentation of training batches, when the plan's batches are augmented. */
-    readonly augment?: AugmentSpec,
+    private readonly params: GPUBuffer,
+    /** The gather kernel, or null when the plans' kernels read the dataset themselves. */
+    private readonly gather: {
+      readonly pipeline: GPUComputePipeline;
+      readonly bindGroup: GPUBindGroup;
+      readonly groups: readonly [number, number];
+    } | null,
+    private readonly swaps: ReadonlyMap<Executor, KernelSwaps>,
+    seed: number,
   ) {
-    const device = nnc.device;
-    this.params = device.createBuffer({
-      label: "nnc gather params",
-      size: PARAMS_BYTES,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-    this.order = device.createBuffer({
-      label: "nnc gather order",
-      size: Math.max(4, data.dataset.count * 4),
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-    });
-    new Uint32Array(this.values, 12, 1)[0] = (augment?.seed ?? 0) >>> 0;
-    device.queue.writeBuffer(this.params, 0, this.values, 0, PARAMS_BYTES);
-    const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: data.buffer } },
-      { binding: 1, resource: { buffer: this.order } },
-      { binding: 2, resource: { buffer: this.params } },
-      { binding: 3, resource: { buffer: target.x } },
-      { binding: 4, resource: { buffer: target.y } },
-    ];
-    if (target.step) entries.push({ binding: 5, resource: { buffer: target.step.buffer } });
-    this.bindGroup = device.createBindGroup({
-      label: "nnc gather",
-      layout: pipeline.getBindGroupLayout(0),
-      entries,
-    });
-    // The plain gather runs a workgroup per sample; the augmented one an invocation per value.
-    const total =
-      augment !== undefined && augments(augment.ranges)
-        ? Math.ceil((target.batch * (target.per + target.classes)) / WORKGROUP)
-        : target.batch;
-    const most = nnc.limits.maxComputeWorkgroupsPerDimension;
-    const gx = Math.min(total, most);
-    this.groups = [gx, Math.ceil(total / gx)];
+    this.values = new Uint32Array(params.size / 4);
+    this.values[1] = data.labelsAt;
+    this.values[3] = seed >>> 0;
   }
 
-  /** Compiles the gather for `target`; `augment` makes it augment every sample it writes. */
+  /**
+   * The feed of `target` from `data`: the gather fused into the kernels of `readers` that read
+   * the batch where every one of them can be rewritten and the batch is not augmented, else
+   * (or with no `readers`) the gather kernel (`augment` makes it augment every sample it writes). `NNC_FEED=gather`
+   * asks for the gather kernel.
+   */
   static async create(
     nnc: NncDevice,
     data: DeviceData,
     target: FeedTarget,
+    readers: readonly Executor[],
     augment?: AugmentSpec,
   ): Promise<Feeder> {
-    const code = gatherWgsl(target, data.bytes, data.labelsAt, augment);
-    const module = nnc.device.createShaderModule({ label: "nnc gather", code });
-    const pipeline = await nnc.device.createComputePipelineAsync({
-      label: "nnc gather",
-      layout: "auto",
-      compute: { module, entryPoint: "main" },
+    const device = nnc.device;
+    const params = device.createBuffer({
+      label: "nnc feed",
+      size: feedParamsBytes(target.batch),
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
-    return new Feeder(nnc, data, target, pipeline, augment);
+    const seed = augment?.seed ?? 0;
+    try {
+      const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
+        ?.env;
+      const augmenting = augment !== undefined && augments(augment.ranges);
+      if (readers.length > 0 && env?.NNC_FEED !== "gather" && !augmenting) {
+        const swaps = await fusedSwaps(nnc, data, target, readers, params);
+        if (swaps) return new Feeder(nnc, data, target, params, null, swaps, seed);
+      }
+      const code = gatherWgsl(target, data.bytes, augment);
+      const module = device.createShaderModule({ label: "nnc gather", code });
+      const pipeline = await device.createComputePipelineAsync({
+        label: "nnc gather",
+        layout: "auto",
+        compute: { module, entryPoint: "main" },
+      });
+      const buffers = [data.buffer, params, target.x, target.y];
+      if (target.step) buffers.push(target.step.buffer);
+      const bindGroup = device.createBindGroup({
+        label: "nnc gather",
+        layout: pipeline.getBindGroupLayout(0),
+        entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      });
+      // A workgroup per sample.
+      const gx = Math.min(target.batch, nnc.limits.maxComputeWorkgroupsPerDimension);
+      const gather = { pipeline, bindGroup, groups: [gx, Math.ceil(target.batch / gx)] as const };
+      return new Feeder(nnc, data, target, params, gather, new Map(), seed);
+    } catch (e) {
+      params.destroy();
+      throw e;
+    }
   }
 
-  /** Uploads the sample order of the coming epoch (indices into the dataset). */
+  /** Keeps the sample order of the coming epoch (indices into the dataset). */
   setOrder(order: Uint32Array): void {
-    this.nnc.device.queue.writeBuffer(
-      this.order,
-      0,
-      order.buffer,
-      order.byteOffset,
-      order.byteLength,
-    );
+    this.order = order;
   }
 
   /**
-   * Records the gather of samples `order[offset, offset + count)` (the rest of the batch is
-   * zeroed) with step counter `step` into `encoder`. The parameters are written now, so
-   * submit this encoder before recording the next batch.
+   * Makes the batch of samples `order[offset, offset + count)` (the rest of the batch is zero)
+   * with step counter `step` the one the next recorded kernels read. Writes the parameters
+   * now, so submit `encoder` before recording the next batch.
    */
   record(encoder: GPUCommandEncoder, offset: number, count: number, step = 0): void {
-    const head = new Uint32Array(this.values, 0, 4);
-    head[0] = offset;
-    head[1] = count;
-    head[2] = step;
-    this.nnc.device.queue.writeBuffer(this.params, 0, this.values, 0, 16);
-    const pass = encoder.beginComputePass({ label: "nnc gather" });
-    pass.setPipeline(this.pipeline);
-    pass.setBindGroup(0, this.bindGroup);
-    pass.dispatchWorkgroups(this.groups[0], this.groups[1]);
-    pass.end();
+    const { queue } = this.nnc.device;
+    const v = this.values;
+    v[0] = count;
+    v[2] = step;
+    v.set(this.order.subarray(offset, offset + count), 4);
+    queue.writeBuffer(this.params, 0, v, 0, 4 + 4 * Math.ceil(count / 4));
+    const g = this.gather;
+    if (g) {
+      const pass = encoder.beginComputePass({ label: "nnc gather" });
+      pass.setPipeline(g.pipeline);
+      pass.setBindGroup(0, g.bindGroup);
+      pass.dispatchWorkgroups(g.groups[0], g.groups[1]);
+      pass.end();
+    } else if (this.target.step) {
+      const s = this.target.step;
+      queue.writeBuffer(s.buffer, 0, new (s.dtype === "i32" ? Int32Array : Float32Array)([step]));
+    }
   }
 
-  /** Frees the order and parameter buffers (the dataset's buffer belongs to its owner). */
+  /** The kernels `executor` must record in place of its own (see Executor.record). */
+  swapsFor(executor: Executor): KernelSwaps | undefined {
+    return this.swaps.get(executor);
+  }
+
+  /** Frees the uniform (the dataset's buffer belongs to its owner). */
   dispose(): void {
     this.params.destroy();
-    this.order.destroy();
   }
+}
+
+/**
+ * The kernels of `readers` that read `target`, rewritten to read `data` through the uniform
+ * `params` (runtime/feed-fusion.ts) and compiled, by executor and kernel index; null where one
+ * of them cannot be rewritten.
+ */
+async function fusedSwaps(
+  nnc: NncDevice,
+  data: DeviceData,
+  target: FeedTarget,
+  readers: readonly Executor[],
+  params: GPUBuffer,
+): Promise<Map<Executor, Map<number, KernelSwap>> | null> {
+  const device = nnc.device;
+  const swaps = new Map<Executor, Map<number, KernelSwap>>();
+  for (const ex of readers) {
+    const map = new Map<number, KernelSwap>();
+    for (const [index, kernel] of ex.plan.kernels.entries()) {
+      const buffers = kernel.bindings.map((b) => ex.bufferAt(b.buffer));
+      const reads = (buffer: GPUBuffer) =>
+        kernel.bindings.filter((_, k) => buffers[k] === buffer).map((b) => b.binding);
+      const x = reads(target.x);
+      const y = reads(target.y);
+      if (x.length + y.length === 0) continue;
+      const fused = fuseFeedReads(kernel, { x, y }, { ...target, bytes: data.bytes });
+      if (!fused) return null;
+      // The rewritten bindings read the dataset; the new last one is the uniform.
+      const feed = (b: GPUBuffer) => (b === target.x || b === target.y ? data.buffer : b);
+      const bindGroup = device.createBindGroup({
+        label: fused.name,
+        layout: layoutFor(device, fused),
+        entries: fused.bindings.map((b, k) => ({
+          binding: b.binding,
+          resource: { buffer: buffers[k] ? feed(buffers[k]) : params },
+        })),
+      });
+      map.set(index, { pipeline: await pipelineFor(nnc, fused), bindGroup });
+    }
+    swaps.set(ex, map);
+  }
+  return swaps;
 }

@@ -403,18 +403,18 @@ export class NncModel {
     this.steps++;
     this.stale = true;
     const step = this.steps;
-    this.queueStep((enc) => feeder.record(enc, offset, this.program.stepBatch, step));
+    this.queueStep((enc) => feeder.record(enc, offset, this.program.stepBatch, step), feeder);
   }
 
   /**
    * Records the step's kernels (every step's, in order, for a multi-step run) into one command
    * buffer and submits it without waiting.
    */
-  private queueStep(before?: (encoder: GPUCommandEncoder) => void): void {
+  private queueStep(before?: (encoder: GPUCommandEncoder) => void, feeder?: Feeder): void {
     const device = this.device.device;
     const encoder = device.createCommandEncoder();
     before?.(encoder);
-    for (const t of this.trainers) t.record(encoder, 1);
+    for (const t of this.trainers) t.record(encoder, 1, feeder?.swapsFor(t));
     device.queue.submit([encoder.finish()]);
     this.queued++;
   }
@@ -544,7 +544,7 @@ export class NncModel {
       for (let b = 0; b < batches; b++) {
         const encoder = device.createCommandEncoder();
         feeder.record(encoder, b * B, Math.min(B, count - b * B));
-        evaluator.record(encoder, 1);
+        evaluator.record(encoder, 1, feeder.swapsFor(evaluator));
         encoder.copyBufferToBuffer(loss.buffer, 0, results, b * B * 4, B * 4);
         encoder.copyBufferToBuffer(correct.buffer, 0, results, rows + b * B * 4, B * 4);
         device.queue.submit([encoder.finish()]);
@@ -612,7 +612,7 @@ export class NncModel {
     // The same checks, with the same messages, as the host path's per-batch writes.
     this.checkLength(`input ${this.inputName()}`, { length: batch * sampleSize(data) }, per, batch);
     if (labels) this.checkLength("label", { length: batch * data.classes }, p.classes, batch);
-    if (!canFeedFromDevice(this.device, data)) {
+    if (!canFeedFromDevice(this.device, data, batch)) {
       if (feed === "device") {
         throw nncError("NN5501", {
           detail: `${data.source}: the dataset does not fit one storage buffer of this device; use feed: "host"`,
@@ -647,6 +647,7 @@ export class NncModel {
         y: y.buffer,
         ...(step ? { step } : {}),
       },
+      executors,
       augment,
     );
     this.feeders = this.feeders.filter((f) => {

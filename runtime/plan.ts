@@ -55,7 +55,11 @@ export interface PlanBinding {
   /** `@binding(n)` in `@group(0)`. */
   readonly binding: number;
   readonly buffer: number;
-  readonly access: "read" | "read_write";
+  /**
+   * Storage access, or `uniform` for a binding the runtime adds to a kernel it rewrites
+   * (runtime/feed-fusion.ts); the compiler emits storage bindings only.
+   */
+  readonly access: "read" | "read_write" | "uniform";
 }
 
 export interface PlanKernel {

@@ -12,7 +12,7 @@
  * Loading this module installs the profiler into the executor (device.ts loads it); browser
  * bundles leave it out. No Node imports.
  */
-import { installProfiler } from "./executor.js";
+import { installProfiler, type KernelSwaps } from "./executor.js";
 import type { KernelPlan, PlanKernel } from "./plan.js";
 
 /** True when NNC_DEBUG is set to a non-empty value (read where a `process` exists). */
@@ -112,7 +112,7 @@ export class KernelProfiler {
    * false (the caller records them as usual) when timing on the host or every slot is busy.
    * The encoder must be submitted before the next call (as NncModel and the executor do).
    */
-  recordKernels(encoder: GPUCommandEncoder): boolean {
+  recordKernels(encoder: GPUCommandEncoder, swaps?: KernelSwaps): boolean {
     if (this.method !== "timestamp-query" || this.disposed) return false;
     this.collect(encoder);
     const slot = this.freeSlot();
@@ -128,8 +128,9 @@ export class KernelProfiler {
           endOfPassWriteIndex: 2 * i + 1,
         },
       });
-      pass.setPipeline(s.pipeline!);
-      pass.setBindGroup(0, s.bindGroup);
+      const swap = swaps?.get(i);
+      pass.setPipeline(swap ? swap.pipeline : s.pipeline!);
+      pass.setBindGroup(0, swap ? swap.bindGroup : s.bindGroup);
       pass.dispatchWorkgroups(x, y, z);
       pass.end();
     });

@@ -132,9 +132,9 @@ export function normalize(ds: Dataset): Dataset {
   return { ...ds, inputs: bytesToUnit(ds.inputs) };
 }
 
-/** `out[i] = bytes[i] / 255`. */
+/** `out[i]` = the f32 value of byte `bytes[i]` (BYTE_TABLE). */
 export function bytesToUnit(bytes: Uint8Array, out = new Float32Array(bytes.length)): Float32Array {
-  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i]! / 255;
+  for (let i = 0; i < bytes.length; i++) out[i] = BYTE_TABLE[bytes[i]!]!;
   return out;
 }
 
@@ -232,8 +232,16 @@ export interface BatchOptions {
   readonly augment?: AugmentSpec;
 }
 
-/** The f32 value of each byte (b / 255); the device gather's constant table is made from it. */
-export const BYTE_TABLE = Float32Array.from({ length: 256 }, (_, b) => b / 255);
+/**
+ * The f32 nearest 1 / 255. A byte `b` of an image is the f32 product `b * BYTE_SCALE` wherever
+ * it becomes a float (host batches, the device gather, kernels that read bytes themselves): one
+ * correctly rounded multiplication, which WGSL computes exactly as the host does (a division
+ * may be approximate there), so every path trains on the same values.
+ */
+export const BYTE_SCALE = Math.fround(1 / 255);
+
+/** The f32 value of each byte (`b * BYTE_SCALE`); the device gather's constant table. */
+export const BYTE_TABLE = Float32Array.from({ length: 256 }, (_, b) => b * BYTE_SCALE);
 
 /**
  * Cuts a dataset into fixed-size batches, epoch after epoch. Buffers are allocated once;
@@ -309,7 +317,7 @@ export class Batcher {
         const map = inverseMap(drawAugment(augment.ranges, augment.seed, step, r), height, width);
         warpImage(value, src, map, [height, width, channels], x, dst);
       } else if (bytes) {
-        for (let k = 0; k < per; k++) x[dst + k] = inputs[src + k]! / 255;
+        for (let k = 0; k < per; k++) x[dst + k] = BYTE_TABLE[inputs[src + k]!]!;
       } else {
         x.set(inputs.subarray(src, src + per), dst);
       }

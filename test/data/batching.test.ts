@@ -12,6 +12,11 @@ import {
   type Dataset,
 } from "../../runtime/data/dataset.js";
 
+/** A byte as nnc reads it: the f32 product with the f32 nearest 1/255 (runtime/data/dataset.ts). */
+function byte(b: number): number {
+  return Math.fround(b * Math.fround(1 / 255));
+}
+
 /** 23 samples of shape [2, 2]: sample i holds bytes 4i..4i+3 (mod 256), label i % 3. */
 function tiny(count = 23): Dataset {
   const inputs = new Uint8Array(count * 4).map((_, k) => k % 256);
@@ -91,8 +96,7 @@ test("batching covers each sample exactly once per epoch, keeping the partial ba
         const sample = first / 4;
         seen.push(sample);
         // The whole sample, scaled to [0, 1], and its label in both forms.
-        for (let k = 0; k < 4; k++)
-          assert.is(b.x[r * 4 + k], Math.fround(ds.inputs[sample * 4 + k]! / 255));
+        for (let k = 0; k < 4; k++) assert.is(b.x[r * 4 + k], byte(ds.inputs[sample * 4 + k]!));
         assert.is(b.labels[r], sample % 3);
         assert.equal(
           [...b.y.subarray(r * 3, r * 3 + 3)],
@@ -165,7 +169,7 @@ test("normalize, oneHot and sliceDataset", () => {
   const ds = tiny(4);
   const n = normalize(ds);
   assert.ok(n.inputs instanceof Float32Array);
-  assert.is(n.inputs[5], Math.fround(5 / 255));
+  assert.is(n.inputs[5], byte(5));
   assert.ok(normalize(n) === n);
   assert.equal([...oneHot([2, 0], 3)], [0, 0, 1, 1, 0, 0]);
   const s = sliceDataset(ds, 1, 2);

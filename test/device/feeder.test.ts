@@ -43,7 +43,7 @@ async function weightsAfterFit(
 test("MNIST CNN: a fit from the resident dataset equals a fit from host batches, bit for bit", async () => {
   const train = loadMnist({ split: "train", limit: 700 }); // 10 full steps, 60 samples dropped
   const val = loadMnist({ split: "test", limit: 300 }); // a partial last inference batch
-  assert.ok(canFeedFromDevice(dev, train));
+  assert.ok(canFeedFromDevice(dev, train, 64));
   const file = fromRoot("examples/mnist.nn");
   const host = await weightsAfterFit(file, train, val, "host");
   const onDevice = await weightsAfterFit(file, train, val, "device");
@@ -138,14 +138,19 @@ train Tiny { data = csv(path: "tiny.csv", label: "y")
     const x = ex.bufferOf("input", "x");
     const y = ex.bufferOf("input", "label");
     const step = ex.bufferOf("input", "step");
-    const feeder = await Feeder.create(dev, uploadDataset(dev, ds), {
-      batch: 4,
-      per: 5,
-      classes: 3,
-      x: x.buffer,
-      y: y.buffer,
-      step,
-    });
+    const feeder = await Feeder.create(
+      dev,
+      uploadDataset(dev, ds),
+      {
+        batch: 4,
+        per: 5,
+        classes: 3,
+        x: x.buffer,
+        y: y.buffer,
+        step,
+      },
+      [],
+    );
     const batcher = new Batcher(ds, { batchSize: 4, seed: 9 });
     const order = batcher.orderFor(0);
     feeder.setOrder(order);
@@ -174,12 +179,12 @@ test("NNC_FEED=host and a dataset too big for one binding keep the host path", (
     count: 200, // 200 MiB of bytes: over the 128 MiB binding limit
     classes: 2,
   };
-  assert.not.ok(canFeedFromDevice(dev, ds));
+  assert.not.ok(canFeedFromDevice(dev, ds, 64));
   const small: Dataset = { ...ds, sampleShape: [4], count: 1 };
-  assert.ok(canFeedFromDevice(dev, small));
+  assert.ok(canFeedFromDevice(dev, small, 64));
   process.env.NNC_FEED = "host";
   try {
-    assert.not.ok(canFeedFromDevice(dev, small));
+    assert.not.ok(canFeedFromDevice(dev, small, 64));
   } finally {
     delete process.env.NNC_FEED;
   }
