@@ -5,7 +5,8 @@
  * validates with decodeSafetensors, naming the file in every error.
  */
 import { readFileSync } from "node:fs";
-import { NncError, nncError } from "./errors.js";
+import { NncError } from "./errors.js";
+import { fileError } from "./file-errors.js";
 import { type AtomicWriteOptions, fsReason, writeFileAtomically } from "./fs-node.js";
 import {
   decodeSafetensors,
@@ -35,7 +36,7 @@ export function readCheckpoint(path: string, expected?: readonly ExpectedTensor[
     bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } catch (e) {
     if (e instanceof NncError) throw e;
-    throw nncError("NN5001", { reason: fsReason(e) }, { file: path });
+    throw fileError("NN5001", { reason: fsReason(e) }, { file: path });
   }
   return decodeSafetensors(bytes, path, expected);
 }

@@ -7,36 +7,17 @@
  * gives the CLI form `FILE: error CODE: message`. The runtime imports nothing from
  * compiler/, so this catalog is separate from the compiler's, with the same `{name}` templates.
  */
+import type { FileErrorCode } from "./file-errors.js";
 
-/** Every runtime error code and its message template (`{name}` filled from the args). */
+/**
+ * The runtime error codes browsers can meet, and their message templates (`{name}` filled
+ * from the args); the codes of the host's file formats and file system are in
+ * runtime/file-errors.ts, so browser bundles do not carry those messages.
+ */
 export const runtimeMessages = {
-  // Files and generic input.
-  NN5001: "cannot read the file: {reason}",
-  NN5002: "cannot write the file: {reason}",
-  NN5003: "cannot create the folder: {reason}",
-  // IDX files.
-  NN5101: "not an IDX file: {detail}",
-  NN5102:
-    "IDX element type byte 0x{type} is not one of 08 (ubyte), 09 (byte), 0B (short), 0C (int), 0D (float), 0E (double)",
-  NN5103: "the file holds {size} bytes but its IDX header of rank {rank} needs {need}",
-  NN5104: "header says {items} ({bytes} bytes) but the file holds {actual} bytes after the header",
+  // Datasets made in memory (runtime/data/dataset.ts): labels and counts.
   NN5105: "{detail}", // labels unusable: not rank 1, not integers, negative, too many classes
   NN5106: "{detail}", // image and label counts disagree
-  NN5107: "gzip data is corrupt or truncated: {reason}",
-  // CSV files.
-  NN5201: "{detail}", // malformed CSV: empty, no rows, duplicate column, text after a quote
-  NN5202: "no column named '{label}' in the header (columns: {columns})",
-  NN5203: "row has {found} fields but the header has {expected}",
-  NN5204: "{value} in column '{column}' is not a number",
-  NN5205: "label {value} is not one of the classes {classes}",
-  NN5206: "unterminated quoted field (the quote opened here is never closed)",
-  // PNG images.
-  NN5301: "not a PNG file: {detail}",
-  NN5302:
-    "PNG chunk {chunk} has a CRC of {found} but its bytes give {computed}; the file is corrupt",
-  NN5303: "PNG is truncated: {detail}",
-  NN5304: "unsupported PNG: {detail}",
-  NN5305: "invalid PNG: {detail}",
   // safetensors checkpoints.
   NN5401: "{detail}", // not a safetensors file: too short, header length past the end
   NN5402: "checkpoint header is not valid: {detail}",
@@ -50,7 +31,7 @@ export const runtimeMessages = {
   NN5501: "{detail}",
 } as const;
 
-export type RuntimeErrorCode = keyof typeof runtimeMessages;
+export type RuntimeErrorCode = keyof typeof runtimeMessages | FileErrorCode;
 
 /** Where an error is: a file, optionally a 1-based line and column in it. */
 export interface ErrorLocation {
@@ -59,7 +40,7 @@ export interface ErrorLocation {
   readonly column?: number;
 }
 
-function fill(template: string, args: Readonly<Record<string, string | number>>): string {
+export function fill(template: string, args: Readonly<Record<string, string | number>>): string {
   return template.replace(/\{(\w+)\}/g, (m, k: string) => (k in args ? String(args[k]) : m));
 }
 
@@ -94,7 +75,7 @@ export class NncError extends Error {
 
 /** Builds an NncError from the catalog template for `code`. */
 export function nncError(
-  code: RuntimeErrorCode,
+  code: keyof typeof runtimeMessages,
   args: Readonly<Record<string, string | number>>,
   location: ErrorLocation = {},
 ): NncError {

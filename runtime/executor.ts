@@ -195,6 +195,7 @@ export function pipelineFor(dev: NncDevice, k: PlanKernel): Promise<GPUComputePi
 
 /** A kernel recorded in place of one of a plan's own (see Executor.record). */
 export interface KernelSwap {
+  readonly name: string;
   readonly pipeline: GPUComputePipeline;
   readonly bindGroup: GPUBindGroup;
 }

@@ -321,7 +321,7 @@ async function fusedSwaps(
           resource: { buffer: buffers[k] ? feed(buffers[k]) : params },
         })),
       });
-      map.set(index, { pipeline: await pipelineFor(nnc, fused), bindGroup });
+      map.set(index, { name: fused.name, pipeline: await pipelineFor(nnc, fused), bindGroup });
     }
     swaps.set(ex, map);
   }

@@ -15,7 +15,7 @@ import {
   writeSync,
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { nncError } from "./errors.js";
+import { fileError } from "./file-errors.js";
 
 const reasons: Readonly<Record<string, string>> = {
   ENOENT: "no such file or directory",
@@ -69,13 +69,13 @@ export function missingDirs(path: string): string[] {
       // ENOTDIR: a file further up is in the way; walking up names it.
       const code = (e as { code?: string }).code;
       if ((code !== "ENOENT" && code !== "ENOTDIR") || parent === p) {
-        throw nncError("NN5003", { reason: fsReason(e) }, { file: p });
+        throw fileError("NN5003", { reason: fsReason(e) }, { file: p });
       }
       missing.push(p);
       p = parent;
       continue;
     }
-    if (!isDir) throw nncError("NN5003", { reason: "a file of that name exists" }, { file: p });
+    if (!isDir) throw fileError("NN5003", { reason: "a file of that name exists" }, { file: p });
     return missing.reverse();
   }
 }
@@ -90,7 +90,7 @@ export function ensureDir(path: string): void {
       mkdirSync(dir);
     } catch (e) {
       if ((e as { code?: string }).code === "EEXIST" && statSync(dir).isDirectory()) continue;
-      throw nncError("NN5003", { reason: fsReason(e) }, { file: dir });
+      throw fileError("NN5003", { reason: fsReason(e) }, { file: dir });
     }
   }
 }
@@ -100,7 +100,7 @@ export function writeOrFail<T>(path: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (isFsError(e)) throw nncError("NN5002", { reason: fsReason(e) }, { file: path });
+    if (isFsError(e)) throw fileError("NN5002", { reason: fsReason(e) }, { file: path });
     throw e;
   }
 }
@@ -151,7 +151,7 @@ export function writeFileAtomically(
     } catch {
       // the temporary file may not exist
     }
-    if (isFsError(e)) throw nncError("NN5002", { reason: fsReason(e) }, { file: path });
+    if (isFsError(e)) throw fileError("NN5002", { reason: fsReason(e) }, { file: path });
     throw e;
   }
   // Make the rename itself durable; not every platform can fsync a directory.

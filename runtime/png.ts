@@ -8,7 +8,8 @@
  * inflateSync in Node) or done with the standard DecompressionStream (`decodePng`), so this
  * module has no Node imports. Every error is an NncError naming the file.
  */
-import { nncError, NncError } from "./errors.js";
+import { NncError } from "./errors.js";
+import { fileError } from "./file-errors.js";
 
 export interface GrayImage {
   readonly width: number;
@@ -97,7 +98,7 @@ export function readPngChunks(bytes: Uint8Array, source: string): PngChunks {
         bytes.length < 8 && bytes.every((b, k) => b === signature[k])
           ? `the file holds ${bytes.length} bytes, fewer than the 8-byte PNG signature`
           : "the file does not start with the PNG signature 89 50 4E 47 0D 0A 1A 0A";
-      throw nncError(bytes.length < 8 ? "NN5303" : "NN5301", { detail }, at);
+      throw fileError(bytes.length < 8 ? "NN5303" : "NN5301", { detail }, at);
     }
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -112,12 +113,12 @@ export function readPngChunks(bytes: Uint8Array, source: string): PngChunks {
         pos === bytes.length
           ? "the file ends without an IEND chunk"
           : `the file ends ${bytes.length - pos} bytes into a chunk header at byte ${pos}`;
-      throw nncError("NN5303", { detail }, at);
+      throw fileError("NN5303", { detail }, at);
     }
     const length = view.getUint32(pos, false);
     const name = chunkName(bytes, pos + 4);
     if (!/^[A-Za-z]{4}$/.test(name)) {
-      throw nncError(
+      throw fileError(
         "NN5305",
         {
           detail: `the chunk at byte ${pos} has the type ${JSON.stringify(name)}, not four letters`,
@@ -126,7 +127,7 @@ export function readPngChunks(bytes: Uint8Array, source: string): PngChunks {
       );
     }
     if (length > bytes.length - pos - 12) {
-      throw nncError(
+      throw fileError(
         "NN5303",
         {
           detail: `chunk ${name} at byte ${pos} says it holds ${length} bytes, but only ${Math.max(0, bytes.length - pos - 12)} remain before its CRC`,
@@ -138,21 +139,21 @@ export function readPngChunks(bytes: Uint8Array, source: string): PngChunks {
     const stored = view.getUint32(pos + 8 + length, false);
     const computed = crc32(bytes, pos + 4, pos + 8 + length);
     if (stored !== computed) {
-      throw nncError("NN5302", { chunk: name, found: hex8(stored), computed: hex8(computed) }, at);
+      throw fileError("NN5302", { chunk: name, found: hex8(stored), computed: hex8(computed) }, at);
     }
     pos += 12 + length;
     if (header === undefined && name !== "IHDR") {
-      throw nncError("NN5305", { detail: `the first chunk is ${name}, not IHDR` }, at);
+      throw fileError("NN5305", { detail: `the first chunk is ${name}, not IHDR` }, at);
     }
     switch (name) {
       case "IHDR":
         if (header !== undefined)
-          throw nncError("NN5305", { detail: "it has two IHDR chunks" }, at);
+          throw fileError("NN5305", { detail: "it has two IHDR chunks" }, at);
         header = readHeader(body, source);
         break;
       case "PLTE":
         if (length % 3 !== 0 || length === 0 || length > 768) {
-          throw nncError(
+          throw fileError(
             "NN5305",
             { detail: `the PLTE chunk holds ${length} bytes; a palette is 1 to 256 RGB triples` },
             at,
@@ -167,9 +168,9 @@ export function readPngChunks(bytes: Uint8Array, source: string): PngChunks {
         idat.push(body);
         break;
       case "IEND": {
-        if (idat.length === 0) throw nncError("NN5305", { detail: "it has no IDAT chunk" }, at);
+        if (idat.length === 0) throw fileError("NN5305", { detail: "it has no IDAT chunk" }, at);
         if (header!.colorType === 3 && palette === undefined) {
-          throw nncError("NN5305", { detail: "a palette image without a PLTE chunk" }, at);
+          throw fileError("NN5305", { detail: "a palette image without a PLTE chunk" }, at);
         }
         const total = idat.reduce((s, c) => s + c.length, 0);
         const data = new Uint8Array(total);
@@ -183,7 +184,7 @@ export function readPngChunks(bytes: Uint8Array, source: string): PngChunks {
       default:
         // Bit 5 of the first letter clear (upper case) marks a chunk a decoder must understand.
         if ((name.charCodeAt(0) & 0x20) === 0) {
-          throw nncError("NN5304", { detail: `unknown critical chunk ${name}` }, at);
+          throw fileError("NN5304", { detail: `unknown critical chunk ${name}` }, at);
         }
     }
   }
@@ -192,7 +193,7 @@ export function readPngChunks(bytes: Uint8Array, source: string): PngChunks {
 function readHeader(body: Uint8Array, source: string): PngHeader {
   const at = { file: source };
   if (body.length !== 13) {
-    throw nncError("NN5305", { detail: `the IHDR chunk holds ${body.length} bytes, not 13` }, at);
+    throw fileError("NN5305", { detail: `the IHDR chunk holds ${body.length} bytes, not 13` }, at);
   }
   const v = new DataView(body.buffer, body.byteOffset, 13);
   const width = v.getUint32(0, false);
@@ -200,14 +201,14 @@ function readHeader(body: Uint8Array, source: string): PngHeader {
   const bitDepth = body[8]!;
   const colorType = body[9]!;
   if (width === 0 || height === 0 || width > 0x7fffffff || height > 0x7fffffff) {
-    throw nncError("NN5305", { detail: `the image is ${width}x${height}` }, at);
+    throw fileError("NN5305", { detail: `the image is ${width}x${height}` }, at);
   }
   if (!(colorType in channelsOf)) {
-    throw nncError("NN5305", { detail: `color type ${colorType} is not 0, 2, 3, 4 or 6` }, at);
+    throw fileError("NN5305", { detail: `color type ${colorType} is not 0, 2, 3, 4 or 6` }, at);
   }
   const ct = colorType as PngColorType;
   if (!depthsOf[ct].includes(bitDepth)) {
-    throw nncError(
+    throw fileError(
       "NN5305",
       {
         detail: `bit depth ${bitDepth} is not allowed for ${colorNames[ct]} images (only ${depthsOf[ct].join(", ")})`,
@@ -216,14 +217,14 @@ function readHeader(body: Uint8Array, source: string): PngHeader {
     );
   }
   if (body[10] !== 0 || body[11] !== 0) {
-    throw nncError(
+    throw fileError(
       "NN5304",
       { detail: `compression method ${body[10]} / filter method ${body[11]} (only 0 / 0 exist)` },
       at,
     );
   }
   if (body[12] !== 0 && body[12] !== 1) {
-    throw nncError("NN5305", { detail: `interlace method ${body[12]} is not 0 or 1` }, at);
+    throw fileError("NN5305", { detail: `interlace method ${body[12]} is not 0 or 1` }, at);
   }
   return { width, height, bitDepth, colorType: ct, interlace: body[12] as 0 | 1 };
 }
@@ -318,7 +319,7 @@ function unfilter(
         }
         break;
       default:
-        throw nncError(
+        throw fileError(
           "NN5305",
           { detail: `row ${y} has filter type ${type}; PNG filters are 0 to 4` },
           { file: source },
@@ -338,7 +339,7 @@ export function pixelsFromScanlines(
   const at = { file: source };
   const expected = expectedDataLength(h);
   if (inflated.length < expected) {
-    throw nncError(
+    throw fileError(
       "NN5303",
       {
         detail: `the image data inflates to ${inflated.length} bytes, but a ${h.width}x${h.height} ${colorNames[h.colorType]} image of depth ${h.bitDepth} needs ${expected}`,
@@ -425,7 +426,7 @@ export function pixelsFromScanlines(
           case 3: {
             const i = sample(row, px, 0);
             if (i >= paletteGray!.length) {
-              throw nncError(
+              throw fileError(
                 "NN5305",
                 {
                   detail: `pixel (${x}, ${y}) uses palette entry ${i}, but the palette has ${paletteGray!.length} entries`,
@@ -449,7 +450,7 @@ export function pixelsFromScanlines(
 function inflateFailed(e: unknown, source: string): NncError {
   if (e instanceof NncError) return e;
   const reason = e instanceof Error ? e.message : String(e);
-  return nncError(
+  return fileError(
     "NN5305",
     { detail: `the compressed image data is corrupt (${reason})` },
     { file: source },

@@ -97,6 +97,8 @@ export class KernelProfiler {
   private readonly sums: number[];
   private spanSum = 0;
   private sampled = 0;
+  /** The kernels the executor last recorded in place of its own (a fused feed's). */
+  private swaps: KernelSwaps | undefined;
   private disposed = false;
 
   constructor(private readonly target: ProfileTarget) {
@@ -113,6 +115,7 @@ export class KernelProfiler {
    * The encoder must be submitted before the next call (as NncModel and the executor do).
    */
   recordKernels(encoder: GPUCommandEncoder, swaps?: KernelSwaps): boolean {
+    this.swaps = swaps;
     if (this.method !== "timestamp-query" || this.disposed) return false;
     this.collect(encoder);
     const slot = this.freeSlot();
@@ -232,7 +235,7 @@ export class KernelProfiler {
       kernelMs,
       stepMs,
       kernels: this.target.steps.map((s, i) => ({
-        name: s.kernel.name,
+        name: this.swaps?.get(i)?.name ?? s.kernel.name,
         op: s.kernel.op,
         location: s.kernel.location,
         dispatch: s.kernel.dispatch,
@@ -269,8 +272,9 @@ export class KernelProfiler {
     }
     const live = steps.filter((s) => s.kernel.dispatch.every((d) => d > 0));
     const dispatch = (pass: GPUComputePassEncoder, s: ProfiledStep) => {
-      pass.setPipeline(s.pipeline!);
-      pass.setBindGroup(0, s.bindGroup);
+      const swap = this.swaps?.get(steps.indexOf(s));
+      pass.setPipeline(swap ? swap.pipeline : s.pipeline!);
+      pass.setBindGroup(0, swap ? swap.bindGroup : s.bindGroup);
       pass.dispatchWorkgroups(...s.kernel.dispatch);
     };
     const restore = this.saveState();

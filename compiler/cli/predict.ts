@@ -7,6 +7,7 @@ import { readCheckpoint } from "../../runtime/checkpoint-node.js";
 import { readIdxFile, readPng } from "../../runtime/data/node.js";
 import { NncModel } from "../../runtime/model.js";
 import { nncError } from "../../runtime/errors.js";
+import { fileError } from "../../runtime/file-errors.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
 import { dimFlag, type FlagSpec, parseArgs, usage, UsageError } from "./args.js";
 import { compileForInference } from "./tuning.js";
@@ -67,7 +68,7 @@ export async function run(args: string[]): Promise<number> {
         if (/\.png$/i.test(path)) {
           const img = readPng(path, { background: f.invert ? 1 : 0 });
           if (img.width * img.height !== per) {
-            throw nncError(
+            throw fileError(
               "NN5304",
               {
                 detail: `the image is ${img.width}x${img.height} but ${program.model} expects [${shape.join(", ")}]`,

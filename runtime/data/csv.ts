@@ -6,7 +6,7 @@
  * field. Without an explicit class list, classes are the distinct labels sorted (numerically
  * when they are all numbers), so the mapping does not depend on the row order.
  */
-import { nncError } from "../errors.js";
+import { fileError } from "../file-errors.js";
 import type { Dataset } from "./dataset.js";
 
 export interface CsvOptions {
@@ -53,7 +53,7 @@ function tokenize(text: string, source: string, delimiter: string): Row[] {
         i++;
         for (;;) {
           if (i >= n) {
-            throw nncError("NN5206", {}, { file: source, line: fieldLine, column });
+            throw fileError("NN5206", {}, { file: source, line: fieldLine, column });
           }
           const c = text[i]!;
           if (c === '"') {
@@ -73,7 +73,7 @@ function tokenize(text: string, source: string, delimiter: string): Row[] {
           i++;
         }
         if (i < n && !text.startsWith(d, i) && text[i] !== "\n" && text[i] !== "\r") {
-          throw nncError(
+          throw fileError(
             "NN5201",
             {
               detail: `unexpected ${JSON.stringify(text[i])} after a closing quote; a quoted field ends at the quote`,
@@ -118,7 +118,7 @@ export function parseCsv(text: string, source: string, options: CsvOptions): Dat
   const rows = tokenize(text, source, options.delimiter ?? ",");
   const header = rows[0];
   if (header === undefined) {
-    throw nncError(
+    throw fileError(
       "NN5201",
       { detail: "the file is empty; a CSV file starts with a header row naming the columns" },
       { file: source, line: 1, column: 1 },
@@ -129,7 +129,7 @@ export function parseCsv(text: string, source: string, options: CsvOptions): Dat
   names.forEach((name, c) => {
     const first = seen.get(name);
     if (first !== undefined) {
-      throw nncError(
+      throw fileError(
         "NN5201",
         {
           detail: `column '${name}' appears twice in the header (columns ${first + 1} and ${c + 1})`,
@@ -142,7 +142,7 @@ export function parseCsv(text: string, source: string, options: CsvOptions): Dat
   const columnOf = (name: string): number => {
     const c = seen.get(name);
     if (c === undefined) {
-      throw nncError(
+      throw fileError(
         "NN5202",
         { label: name, columns: names.join(", ") },
         { file: source, line: header.line, column: 1 },
@@ -156,7 +156,7 @@ export function parseCsv(text: string, source: string, options: CsvOptions): Dat
     : names.map((_, c) => c).filter((c) => c !== labelColumn);
   const body = rows.slice(1);
   if (body.length === 0) {
-    throw nncError(
+    throw fileError(
       "NN5201",
       { detail: "the file has a header but no data rows" },
       { file: source, line: header.line + 1, column: 1 },
@@ -168,7 +168,7 @@ export function parseCsv(text: string, source: string, options: CsvOptions): Dat
   body.forEach((row, r) => {
     if (row.fields.length !== names.length) {
       const extra = row.fields[names.length];
-      throw nncError(
+      throw fileError(
         "NN5203",
         { found: row.fields.length, expected: names.length },
         { file: source, line: row.line, column: extra ? extra.column : row.endColumn },
@@ -178,7 +178,7 @@ export function parseCsv(text: string, source: string, options: CsvOptions): Dat
       const f = row.fields[c]!;
       const t = f.text.trim();
       if (!numberPattern.test(t)) {
-        throw nncError(
+        throw fileError(
           "NN5204",
           { value: t === "" ? "an empty value" : `'${t}'`, column: names[c]! },
           { file: source, line: f.line, column: f.column },
@@ -202,7 +202,7 @@ export function parseCsv(text: string, source: string, options: CsvOptions): Dat
     const t = f.text.trim();
     const k = index.get(t);
     if (k === undefined) {
-      throw nncError(
+      throw fileError(
         "NN5205",
         { value: `'${t}'`, classes: `[${classNames.join(", ")}]` },
         { file: source, line: f.line, column: f.column },

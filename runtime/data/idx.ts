@@ -6,7 +6,7 @@
  * injected `gunzip` (node:zlib in Node, see node.ts), so this module runs in browsers too.
  * `encodeIdx` writes the format, for tests and fixtures.
  */
-import { nncError } from "../errors.js";
+import { fileError } from "../file-errors.js";
 
 export type IdxType = "u8" | "i8" | "i16" | "i32" | "f32" | "f64";
 
@@ -93,7 +93,7 @@ export function parseIdxHeader(
 ): IdxHeader {
   const at = { file: source };
   if (fileBytes < 4) {
-    throw nncError(
+    throw fileError(
       "NN5101",
       { detail: `the file holds ${fileBytes} bytes, fewer than the 4 magic bytes` },
       at,
@@ -101,7 +101,7 @@ export function parseIdxHeader(
   }
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     const found = [...bytes.subarray(0, 4)].map(hex2).join(" ");
-    throw nncError(
+    throw fileError(
       "NN5101",
       {
         detail: `the magic bytes are ${found}, but an IDX file starts with 00 00, a type byte and a rank`,
@@ -110,10 +110,10 @@ export function parseIdxHeader(
     );
   }
   const type = typeByCode[bytes[2]!];
-  if (type === undefined) throw nncError("NN5102", { type: hex2(bytes[2]!) }, at);
+  if (type === undefined) throw fileError("NN5102", { type: hex2(bytes[2]!) }, at);
   const rank = bytes[3]!;
   if (rank === 0) {
-    throw nncError(
+    throw fileError(
       "NN5101",
       { detail: "the rank byte is 0; an IDX file has at least one dimension" },
       at,
@@ -121,7 +121,7 @@ export function parseIdxHeader(
   }
   const headerBytes = 4 + 4 * rank;
   if (fileBytes < headerBytes) {
-    throw nncError(
+    throw fileError(
       "NN5103",
       { size: fileBytes, rank, need: `${headerBytes} (4 + 4 per dimension)` },
       at,
@@ -138,7 +138,7 @@ export function parseIdxHeader(
   const dataBytes = count * idxElementBytes[type];
   const actual = fileBytes - headerBytes;
   if (dataBytes !== actual) {
-    throw nncError("NN5104", { items: describeItems(dims, noun), bytes: dataBytes, actual }, at);
+    throw fileError("NN5104", { items: describeItems(dims, noun), bytes: dataBytes, actual }, at);
   }
   return { type, dims, headerBytes, dataBytes };
 }
@@ -186,7 +186,7 @@ export function parseIdx(
   let raw = bytes;
   if (isGzip(bytes)) {
     if (!options.gunzip) {
-      throw nncError(
+      throw fileError(
         "NN5107",
         { reason: "this is gzip data and no decompressor was given (use readIdxFile in Node)" },
         { file: source },

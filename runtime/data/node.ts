@@ -9,7 +9,8 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs"
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { gunzipSync, inflateSync } from "node:zlib";
-import { NncError, nncError } from "../errors.js";
+import { NncError } from "../errors.js";
+import { fileError } from "../file-errors.js";
 import { fsReason } from "../fs-node.js";
 import { decodePngSync, type GrayImage } from "../png.js";
 import { parseCsv, type CsvOptions } from "./csv.js";
@@ -29,7 +30,7 @@ export function readOrFail<T>(path: string, f: () => T): T {
     return f();
   } catch (e) {
     if (e instanceof NncError) throw e;
-    throw nncError("NN5001", { reason: fsReason(e) }, { file: path });
+    throw fileError("NN5001", { reason: fsReason(e) }, { file: path });
   }
 }
 
@@ -46,7 +47,7 @@ function gunzip(path: string) {
       const b = gunzipSync(bytes);
       return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
     } catch (e) {
-      throw nncError(
+      throw fileError(
         "NN5107",
         { reason: e instanceof Error ? e.message : String(e) },
         { file: path },

@@ -3,7 +3,8 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { NncError, nncError, renderNncError, runtimeMessages } from "../../runtime/errors.js";
+import { NncError, renderNncError, runtimeMessages } from "../../runtime/errors.js";
+import { fileError, fileMessages } from "../../runtime/file-errors.js";
 
 const runtime = resolve(dirname(fileURLToPath(import.meta.url)), "../../runtime");
 
@@ -43,7 +44,7 @@ test("the byte-level modules import nothing from Node or the compiler", () => {
 });
 
 test("NncError: message, render form and catalog templates", () => {
-  const e = nncError("NN5203", { found: 3, expected: 2 }, { file: "t.csv", line: 4, column: 7 });
+  const e = fileError("NN5203", { found: 3, expected: 2 }, { file: "t.csv", line: 4, column: 7 });
   assert.ok(e instanceof Error && e instanceof NncError);
   assert.is(e.code, "NN5203");
   assert.is(e.file, "t.csv");
@@ -52,7 +53,9 @@ test("NncError: message, render form and catalog templates", () => {
   assert.is(renderNncError(e), "t.csv:4:7: error NN5203: row has 3 fields but the header has 2");
   const bare = new NncError("NN5001", "cannot read the file: gone");
   assert.is(renderNncError(bare), "error NN5001: cannot read the file: gone");
-  for (const code of Object.keys(runtimeMessages)) assert.match(code, /^NN5\d{3}$/);
+  const codes = [...Object.keys(runtimeMessages), ...Object.keys(fileMessages)];
+  for (const code of codes) assert.match(code, /^NN5\d{3}$/);
+  assert.is(new Set(codes).size, codes.length, "a code in both catalogs");
 });
 
 test.run();
