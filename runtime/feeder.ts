@@ -195,9 +195,9 @@ export class Feeder {
 
   /**
    * The feed of `target` from `data`: the gather fused into the kernels of `readers` that read
-   * the batch where every one of them can be rewritten and the batch is not augmented, else
-   * (or with no `readers`) the gather kernel (`augment` makes it augment every sample it writes). `NNC_FEED=gather`
-   * asks for the gather kernel.
+   * the batch where every one of them can be rewritten and the batch is not augmented; else,
+   * or with no `readers`, the gather kernel, which augments every sample it writes with
+   * `augment`. `NNC_FEED=gather` asks for the gather kernel.
    */
   static async create(
     nnc: NncDevice,
