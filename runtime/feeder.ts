@@ -118,7 +118,7 @@ export function gatherWgsl(t: FeedTarget, bytes: boolean, augment?: AugmentSpec)
     ? `v = f32((data[e >> 2u] >> ((e & 3u) * 8u)) & 255u) * ${BYTE_SCALE}f;`
     : "v = bitcast<f32>(data[e]);";
   const value = words
-    ? `v = vec4<f32>(unpack4xU8(data[s * PER + k])) * ${BYTE_SCALE}f;`
+    ? "v = nnc_feed_bytes(data[s * PER + k]);"
     : aug
       ? "v = augmented(s * PER, r, k);"
       : `let e = s * PER + k;
@@ -260,8 +260,8 @@ export class Feeder {
     const v = this.values;
     v[0] = count;
     v[2] = step;
-    v.set(this.order.subarray(offset, offset + count), 4);
-    queue.writeBuffer(this.params, 0, v, 0, 4 + 4 * Math.ceil(count / 4));
+    for (let i = 0; i < count; i++) v[4 + 4 * i] = this.order[offset + i]!;
+    queue.writeBuffer(this.params, 0, v, 0, 4 + 4 * count);
     const g = this.gather;
     if (g) {
       const pass = encoder.beginComputePass({ label: "nnc gather" });

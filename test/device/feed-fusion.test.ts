@@ -65,8 +65,10 @@ test("fuseFeedReads routes every load of the input and labels through an accesso
     "out[i] = nnc_feed_x(u32(i + 2u)) * nnc_feed_lab(u32(i % 18u)) + vec4<f32>(f32(gid.x));",
   );
   assert.match(w, "@group(0) @binding(3) var<uniform> nnc_feed: NncFeed;");
-  assert.match(w, "rows: array<vec4<u32>, 2>"); // six rows, four to a vec4
+  assert.match(w, "rows: array<vec4<u32>, 6>"); // six rows, one to a vec4
+  assert.match(w, "return nnc_feed.rows[min(r, 5u)].x;");
   assert.match(w, `* ${BYTE_SCALE}f`);
+  assert.not.match(w, "unpack4x", "shifts and masks: not every WebGPU has unpack4xU8");
   assert.equal(f.bindings.slice(0, 3), kernel(twoInputs, 3).bindings);
   assert.equal(f.bindings.at(-1), { binding: 3, buffer: -1, access: "uniform" });
   // `gid.x` is a member, not the input `x`: left as it was.
