@@ -94,7 +94,7 @@ export function fuseFeedReads(
     const d = decls.get(binding);
     if (!d) return null;
     const [decl, , name, type] = d;
-    const fn = `nnc_feed_${name}`;
+    const fn = `nnc_load_${name}`;
     const accessor = reads.x.includes(binding)
       ? inputAccessor(fn, name!, type !== "f32", layout)
       : labelAccessor(fn, name!, type !== "f32", layout);

@@ -62,7 +62,7 @@ test("fuseFeedReads routes every load of the input and labels through an accesso
   assert.match(w, "var<storage, read> lab: array<u32>;");
   assert.match(
     w,
-    "out[i] = nnc_feed_x(u32(i + 2u)) * nnc_feed_lab(u32(i % 18u)) + vec4<f32>(f32(gid.x));",
+    "out[i] = nnc_load_x(u32(i + 2u)) * nnc_load_lab(u32(i % 18u)) + vec4<f32>(f32(gid.x));",
   );
   assert.match(w, "@group(0) @binding(3) var<uniform> nnc_feed: NncFeed;");
   assert.match(w, "rows: array<vec4<u32>, 6>"); // six rows, one to a vec4
@@ -78,7 +78,7 @@ test("fuseFeedReads routes every load of the input and labels through an accesso
 test("fuseFeedReads rewrites nested loads from the inside out", () => {
   const f = fuseFeedReads(kernel(twoInputs, 3), { x: [0], y: [] }, layout);
   assert.ok(f);
-  assert.match(f.wgsl, "let t = nnc_feed_x(u32(nnc_feed_x(u32(0u)).x > 0.0f));");
+  assert.match(f.wgsl, "let t = nnc_load_x(u32(nnc_load_x(u32(0u)).x > 0.0f));");
 });
 
 test("fuseFeedReads refuses what it cannot rewrite", () => {
