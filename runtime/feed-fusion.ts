@@ -18,14 +18,18 @@
 import { BYTE_SCALE } from "./data/dataset.js";
 import type { PlanBinding, PlanKernel } from "./plan.js";
 
-/** What the fused loads read: the dataset's layout and the batch's shape. */
-export interface FeedLayout {
+/** The shape of a plan's batch. */
+export interface FeedShape {
   /** Samples per batch (the plan's batch size). */
   readonly batch: number;
   /** Values per sample of the model's input. */
   readonly per: number;
   /** Columns of the one-hot label input. */
   readonly classes: number;
+}
+
+/** What the fused loads read: the batch's shape and how the dataset stores inputs. */
+export interface FeedLayout extends FeedShape {
   /** Whether the dataset stores inputs as bytes (packed four to a word) or as f32 words. */
   readonly bytes: boolean;
 }

@@ -26,17 +26,11 @@ import {
   layoutFor,
   pipelineFor,
 } from "./executor.js";
-import { feedDecls, feedParamsBytes, fuseFeedReads } from "./feed-fusion.js";
+import { feedDecls, feedParamsBytes, type FeedShape, fuseFeedReads } from "./feed-fusion.js";
 import type { PlanDType } from "./plan.js";
 
-/** Where a gather writes: the plan's input buffers and their sizes. */
-export interface FeedTarget {
-  /** Samples per batch (the plan's batch size). */
-  readonly batch: number;
-  /** Values per sample of the model's input. */
-  readonly per: number;
-  /** Columns of the one-hot label input. */
-  readonly classes: number;
+/** Where a batch goes: the plan's input buffers and their sizes. */
+export interface FeedTarget extends FeedShape {
   readonly x: GPUBuffer;
   readonly y: GPUBuffer;
   /** The step counter input (1-based), when the plan has one. */
