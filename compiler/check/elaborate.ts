@@ -1175,9 +1175,17 @@ export class Elab {
 
   /**
    * A declared shape's dimensions; `what` names the declaration in messages, `noun` (default
-   * `what`) in the one for a dimension below 1, so that a layer's parameters share it.
+   * `what`) in the one for a dimension below 1, so that a layer's parameters share it. With
+   * `symbols` (a model input's type), a name not in scope is declared there as a symbolic
+   * dimension instead of being an error.
    */
-  evalShape(t: ast.TensorTypeExpr, scope: Scope, what: string, noun = what): Shape | null {
+  evalShape(
+    t: ast.TensorTypeExpr,
+    scope: Scope,
+    what: string,
+    noun = what,
+    symbols = false,
+  ): Shape | null {
     const shape: Dim[] = [];
     for (const d of t.dims) {
       if (d.kind === "Ellipsis") {
@@ -1185,6 +1193,11 @@ export class Elab {
         return null;
       }
       if (d.kind === "Ident" && !this.lookup(d.name, scope)) {
+        if (symbols) {
+          scope.set(d.name, int(d.name), "dim");
+          shape.push(this.dim(d.name));
+          continue;
+        }
         this.report("NN2015", d.span, { name: d.name, what });
         return null;
       }

@@ -7,11 +7,11 @@
  * like any block call, recording the model's top-level layer rows.
  */
 import type * as ast from "../ast.js";
-import type { Dim, Shape } from "../dims.js";
+import type { Shape } from "../dims.js";
 import type { DType } from "../primitives.js";
 import type { Span } from "../source.js";
 import { type Elab, type LayerRow, Scope } from "./elaborate.js";
-import { type ArgValue, type BoundArgs, type Value, describe, int, noArgs } from "./values.js";
+import { type ArgValue, type BoundArgs, type Value, noArgs } from "./values.js";
 
 export interface ModelInput {
   readonly name: string;
@@ -24,34 +24,6 @@ export interface ModelRun {
   readonly inputs: readonly ModelInput[];
   readonly output: Value;
   readonly rows: readonly LayerRow[];
-}
-
-/** The per-sample shape of a model input's declared type; unbound names become symbols. */
-export function inputShape(e: Elab, t: ast.TensorTypeExpr, scope: Scope): Shape | null {
-  const shape: Dim[] = [];
-  for (const d of t.dims) {
-    if (d.kind === "Ellipsis") {
-      e.report("NN2032", d.span);
-      return null;
-    }
-    if (d.kind === "Ident" && !e.lookup(d.name, scope)) {
-      scope.set(d.name, int(d.name), "dim");
-      shape.push(e.dim(d.name));
-      continue;
-    }
-    const v = e.eval(d, scope);
-    if (v.kind === "error") return null;
-    if (v.kind !== "int") {
-      e.report("NN2007", d.span, { what: "a dimension", expected: "an int", found: describe(v) });
-      return null;
-    }
-    if (typeof v.value === "number" && v.value < 1) {
-      e.report("NN2036", d.span, { what: "a model input", value: v.value });
-      return null;
-    }
-    shape.push(e.dim(v.value));
-  }
-  return shape;
 }
 
 /**
@@ -83,7 +55,8 @@ export function runModel(
       continue;
     }
     if (p.type?.kind === "TensorType") {
-      const shape = inputShape(e, p.type, scope);
+      // The per-sample shape; names not bound become symbolic dimensions.
+      const shape = e.evalShape(p.type, scope, "a model input", "a model input", true);
       if (!shape) {
         ok = false;
         continue;
