@@ -55,23 +55,33 @@ export function deviceDataBytes(ds: Dataset): number {
 }
 
 /**
- * Whether `ds` can be trained from the device on `nnc` in batches of `batch`: its copy fits one
- * storage binding, the batch's indices one uniform binding, and the gather kernel's storage
- * buffers the stage's limit. `NNC_FEED=host` says no.
+ * Why `ds` cannot be trained from the device on `nnc` in batches of `batch`, or undefined when
+ * it can: its copy must fit one storage binding, the batch's indices one uniform binding, and
+ * the gather kernel's storage buffers the stage's limit. `NNC_FEED=host` says no.
  */
-export function canFeedFromDevice(nnc: NncDevice, ds: Dataset, batch: number): boolean {
+export function deviceFeedRefusal(nnc: NncDevice, ds: Dataset, batch: number): string | undefined {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
     ?.env;
-  if (env?.NNC_FEED === "host") return false;
   const bytes = deviceDataBytes(ds);
   const l = nnc.limits;
-  return (
-    ds.count > 0 &&
-    bytes <= l.maxStorageBufferBindingSize &&
-    bytes <= l.maxBufferSize &&
-    feedParamsBytes(batch) <= nnc.device.limits.maxUniformBufferBindingSize &&
-    l.maxStorageBuffersPerShaderStage >= 4
-  );
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  const most = Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
+  const uniform = nnc.device.limits.maxUniformBufferBindingSize;
+  if (env?.NNC_FEED === "host") return "NNC_FEED=host is set";
+  if (ds.count === 0) return "the dataset is empty";
+  if (bytes > most) {
+    return `the dataset takes ${mib(bytes)}, more than one storage buffer of this device holds (${mib(most)})`;
+  }
+  if (feedParamsBytes(batch) > uniform) {
+    return `a batch of ${batch} samples is more than the device path takes (at most ${Math.floor((uniform - 16) / 16)})`;
+  }
+  if (l.maxStorageBuffersPerShaderStage < 4) return "the device has fewer than 4 storage buffers";
+  return undefined;
+}
+
+/** Whether `ds` can be trained from the device (see deviceFeedRefusal). */
+export function canFeedFromDevice(nnc: NncDevice, ds: Dataset, batch: number): boolean {
+  return deviceFeedRefusal(nnc, ds, batch) === undefined;
 }
 
 /** Uploads `ds` (inputs as stored, then labels) into one storage buffer. */

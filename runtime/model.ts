@@ -17,7 +17,7 @@ import { Batcher, type Batch, type Dataset, sampleSize } from "./data/dataset.js
 import type { NncDevice } from "./device.js";
 import { nncError } from "./errors.js";
 import { arrayFor, Executor, type HostArray, type SharedBuffers } from "./executor.js";
-import { canFeedFromDevice, type DeviceData, Feeder, uploadDataset } from "./feeder.js";
+import { type DeviceData, deviceFeedRefusal, Feeder, uploadDataset } from "./feeder.js";
 import {
   checkpointTensors,
   stepPlans,
@@ -612,10 +612,11 @@ export class NncModel {
     // The same checks, with the same messages, as the host path's per-batch writes.
     this.checkLength(`input ${this.inputName()}`, { length: batch * sampleSize(data) }, per, batch);
     if (labels) this.checkLength("label", { length: batch * data.classes }, p.classes, batch);
-    if (!canFeedFromDevice(this.device, data, batch)) {
+    const refusal = deviceFeedRefusal(this.device, data, batch);
+    if (refusal !== undefined) {
       if (feed === "device") {
         throw nncError("NN5501", {
-          detail: `${data.source}: the dataset does not fit one storage buffer of this device; use feed: "host"`,
+          detail: `${data.source}: cannot train from the device: ${refusal}; use feed: "host"`,
         });
       }
       return null;

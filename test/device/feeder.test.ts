@@ -11,7 +11,12 @@ import { compileFile } from "../../compiler/compile.js";
 import { Batcher, type Dataset } from "../../runtime/data/dataset.js";
 import { loadMnist } from "../../runtime/data/node.js";
 import type { NncDevice } from "../../runtime/device.js";
-import { Feeder, uploadDataset, canFeedFromDevice } from "../../runtime/feeder.js";
+import {
+  Feeder,
+  uploadDataset,
+  canFeedFromDevice,
+  deviceFeedRefusal,
+} from "../../runtime/feeder.js";
 import { Executor } from "../../runtime/executor.js";
 import { NncModel } from "../../runtime/model.js";
 import { fromRoot } from "../util/golden.js";
@@ -170,7 +175,7 @@ train Tiny { data = csv(path: "tiny.csv", label: "y")
   }
 });
 
-test("NNC_FEED=host and a dataset too big for one binding keep the host path", () => {
+test("NNC_FEED=host, a dataset too big for one binding and a batch too big for the uniform keep the host path", () => {
   const ds: Dataset = {
     source: "big",
     inputs: new Uint8Array(0),
@@ -180,13 +185,40 @@ test("NNC_FEED=host and a dataset too big for one binding keep the host path", (
     classes: 2,
   };
   assert.not.ok(canFeedFromDevice(dev, ds, 64));
+  assert.match(
+    deviceFeedRefusal(dev, ds, 64) ?? "",
+    /^the dataset takes 200\.0 MiB, more than one storage buffer of this device holds \(\d+\.\d MiB\)$/,
+  );
   const small: Dataset = { ...ds, sampleShape: [4], count: 1 };
   assert.ok(canFeedFromDevice(dev, small, 64));
+  // The batch's sample indices go in one uniform buffer: 16 bytes each.
+  const most = Math.floor((dev.device.limits.maxUniformBufferBindingSize - 16) / 16);
+  assert.ok(canFeedFromDevice(dev, small, most));
+  assert.is(
+    deviceFeedRefusal(dev, small, most + 1),
+    `a batch of ${most + 1} samples is more than the device path takes (at most ${most})`,
+  );
   process.env.NNC_FEED = "host";
   try {
     assert.not.ok(canFeedFromDevice(dev, small, 64));
+    assert.is(deviceFeedRefusal(dev, small, 64), "NNC_FEED=host is set");
   } finally {
     delete process.env.NNC_FEED;
+  }
+});
+
+test('fit with feed: "device" says why the device path is refused', async () => {
+  const program = compileFile(fromRoot("examples/mlp.nn"), { limits: dev.limits }).program!;
+  const model = await NncModel.create(program, dev, { seed: 1 });
+  const data = loadMnist({ split: "train", limit: 64 });
+  process.env.NNC_FEED = "host";
+  try {
+    let message = "";
+    await model.fit(data, { epochs: 1, feed: "device" }).catch((e) => (message = String(e)));
+    assert.match(message, /cannot train from the device: NNC_FEED=host is set; use feed: "host"/);
+  } finally {
+    delete process.env.NNC_FEED;
+    model.dispose();
   }
 });
 
