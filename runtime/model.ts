@@ -403,18 +403,19 @@ export class NncModel {
     this.steps++;
     this.stale = true;
     const step = this.steps;
-    this.queueStep((enc) => feeder.record(enc, offset, this.program.stepBatch, step), feeder);
+    this.queueStep({ feeder, offset, step });
   }
 
   /**
    * Records the step's kernels (every step's, in order, for a multi-step run) into one command
-   * buffer and submits it without waiting.
+   * buffer and submits it without waiting; `fed`: the batch of `feeder` from `offset` of its
+   * order, with step counter `step` (the gather kernel first, or the kernels that read it).
    */
-  private queueStep(before?: (encoder: GPUCommandEncoder) => void, feeder?: Feeder): void {
+  private queueStep(fed?: { feeder: Feeder; offset: number; step: number }): void {
     const device = this.device.device;
     const encoder = device.createCommandEncoder();
-    before?.(encoder);
-    for (const t of this.trainers) t.record(encoder, 1, feeder?.swapsFor(t));
+    fed?.feeder.record(encoder, fed.offset, this.program.stepBatch, fed.step);
+    for (const t of this.trainers) t.record(encoder, 1, fed?.feeder.swapsFor(t));
     device.queue.submit([encoder.finish()]);
     this.queued++;
   }
