@@ -286,6 +286,36 @@ train Tiny {
   fused.weights.forEach((w, k) => assert.equal(w, host.weights[k]!, `weights ${k}`));
 });
 
+test("a rewritten kernel the device rejects leaves the feed to the gather kernel", async () => {
+  const program = compileFile(fromRoot("examples/mlp.nn"), { limits: dev.limits }).program!;
+  const image = program.step.inputs.find((i) => i.name === "image")!.buffer;
+  // An extra function named like the feed's own: harmless in the plan's kernel, a duplicate
+  // declaration once the feed is added, so the rewritten kernel fails to compile.
+  const kernels = program.step.kernels.map((k) =>
+    k.bindings.some((b) => b.buffer === image)
+      ? { ...k, wgsl: `${k.wgsl}\nfn nnc_feed_row() {}\n` }
+      : k,
+  );
+  const ex = await Executor.create(dev, { ...program.step, kernels });
+  const data = loadMnist({ split: "train", limit: 64 });
+  const resident = uploadDataset(dev, data);
+  try {
+    const target = {
+      batch: program.stepBatch,
+      per: 784,
+      classes: 10,
+      x: ex.bufferOf("input", "image").buffer,
+      y: ex.bufferOf("input", "label").buffer,
+    };
+    const feed = await Feeder.create(dev, resident, target, [ex]);
+    assert.is(feed.swapsFor(ex), undefined, "no kernel swapped: the gather kernel feeds the plan");
+    feed.dispose();
+  } finally {
+    resident.buffer.destroy();
+    ex.dispose();
+  }
+});
+
 test("the seed CNN keeps the gather kernel: its convolution reads one value at a time", async () => {
   const train = loadMnist({ split: "train", limit: 64 });
   assert.not.ok(await fuses(fromRoot("examples/mnist.nn"), train));
