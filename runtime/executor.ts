@@ -11,6 +11,7 @@
 import { type NncDevice, DeviceError, deviceError } from "./device-core.js";
 import type {
   KernelPlan,
+  PlanBinding,
   PlanBuffer,
   PlanDType,
   PlanInit,
@@ -101,8 +102,15 @@ export function pipelineCount(dev: NncDevice): number {
   return pipelineCaches.get(dev.device)?.size ?? 0;
 }
 
+/** The buffer binding type of each access a plan binding may have. */
+const bufferTypes = {
+  read: "read-only-storage",
+  read_write: "storage",
+  uniform: "uniform",
+} as const satisfies Record<PlanBinding["access"], GPUBufferBindingType>;
+
 function layoutKey(k: PlanKernel): string {
-  return k.bindings.map((b) => (b.access === "read_write" ? "w" : b.access[0])).join("");
+  return k.bindings.map((b) => b.access).join(",");
 }
 
 /** The bind group layout of `k` (one per pattern of binding kinds, cached per device). */
@@ -117,14 +125,7 @@ export function layoutFor(device: GPUDevice, k: PlanKernel): GPUBindGroupLayout 
       entries: k.bindings.map((b) => ({
         binding: b.binding,
         visibility: GPUShaderStage.COMPUTE,
-        buffer: {
-          type:
-            b.access === "read"
-              ? "read-only-storage"
-              : b.access === "uniform"
-                ? "uniform"
-                : "storage",
-        },
+        buffer: { type: bufferTypes[b.access] },
       })),
     });
     cache.set(key, layout);
@@ -202,6 +203,22 @@ export interface KernelSwap {
 
 /** Kernels recorded in place of a plan's own, by index in the plan. */
 export type KernelSwaps = ReadonlyMap<number, KernelSwap>;
+
+/** Records `step`'s dispatch into `pass`, through `swap`'s pipeline and bind group if given. */
+export function dispatchStep(
+  pass: GPUComputePassEncoder,
+  step: {
+    readonly kernel: PlanKernel;
+    readonly pipeline?: GPUComputePipeline;
+    readonly bindGroup: GPUBindGroup;
+  },
+  swap?: KernelSwap,
+): void {
+  const by = swap ?? step;
+  pass.setPipeline(by.pipeline!);
+  pass.setBindGroup(0, by.bindGroup);
+  pass.dispatchWorkgroups(...step.kernel.dispatch);
+}
 
 interface Step {
   readonly kernel: PlanKernel;
@@ -499,17 +516,12 @@ export class Executor {
     }
   }
 
-  private recordKernels(encoder: GPUCommandEncoder, swaps: KernelSwaps | undefined): void {
+  private recordKernels(encoder: GPUCommandEncoder, swaps?: KernelSwaps): void {
     if (this.steps.length === 0) return;
     if (this.profiler?.recordKernels(encoder, swaps)) return;
     const pass = encoder.beginComputePass();
     this.steps.forEach((s, i) => {
-      const [x, y, z] = s.kernel.dispatch;
-      if (x === 0 || y === 0 || z === 0) return;
-      const swap = swaps?.get(i);
-      pass.setPipeline(swap ? swap.pipeline : s.pipeline!);
-      pass.setBindGroup(0, swap ? swap.bindGroup : s.bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
+      if (s.kernel.dispatch.every((d) => d > 0)) dispatchStep(pass, s, swaps?.get(i));
     });
     pass.end();
   }
@@ -556,7 +568,7 @@ export class Executor {
     });
     return this.serial(async () => {
       const values = await this.readBack(
-        (enc) => this.recordKernels(enc, undefined),
+        (enc) => this.recordKernels(enc),
         outs,
         (enc) => this.recordUpdates(enc),
       );

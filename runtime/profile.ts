@@ -12,7 +12,7 @@
  * Loading this module installs the profiler into the executor (device.ts loads it); browser
  * bundles leave it out. No Node imports.
  */
-import { installProfiler, type KernelSwaps } from "./executor.js";
+import { dispatchStep, installProfiler, type KernelSwaps } from "./executor.js";
 import type { KernelPlan, PlanKernel } from "./plan.js";
 
 /** True when NNC_DEBUG is set to a non-empty value (read where a `process` exists). */
@@ -131,10 +131,7 @@ export class KernelProfiler {
           endOfPassWriteIndex: 2 * i + 1,
         },
       });
-      const swap = swaps?.get(i);
-      pass.setPipeline(swap ? swap.pipeline : s.pipeline!);
-      pass.setBindGroup(0, swap ? swap.bindGroup : s.bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
+      dispatchStep(pass, s, swaps?.get(i));
       pass.end();
     });
     const count = 2 * this.target.steps.length;
@@ -270,13 +267,10 @@ export class KernelProfiler {
     for (const s of steps) {
       if (!s.pipeline) throw new Error("pipelines are still compiling; await ready() first");
     }
-    const live = steps.filter((s) => s.kernel.dispatch.every((d) => d > 0));
-    const dispatch = (pass: GPUComputePassEncoder, s: ProfiledStep) => {
-      const swap = this.swaps?.get(steps.indexOf(s));
-      pass.setPipeline(swap ? swap.pipeline : s.pipeline!);
-      pass.setBindGroup(0, swap ? swap.bindGroup : s.bindGroup);
-      pass.dispatchWorkgroups(...s.kernel.dispatch);
-    };
+    // Indices of the kernels with work to do.
+    const live = [...steps.keys()].filter((i) => steps[i]!.kernel.dispatch.every((d) => d > 0));
+    const dispatch = (pass: GPUComputePassEncoder, i: number) =>
+      dispatchStep(pass, steps[i]!, this.swaps?.get(i));
     const restore = this.saveState();
     try {
       const once = await this.timeSubmission((p) => live.forEach((s) => dispatch(p, s)));
@@ -290,7 +284,7 @@ export class KernelProfiler {
           for (let r = 0; r < reps; r++) live.forEach((s) => dispatch(p, s));
         })) / reps;
       const ms: number[] = [];
-      for (const s of steps) {
+      for (const s of steps.keys()) {
         if (!live.includes(s)) {
           ms.push(0);
           continue;
