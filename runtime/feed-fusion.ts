@@ -51,6 +51,11 @@ export function feedParamsBytes(batch: number): number {
   return 16 + 16 * batch;
 }
 
+/** The largest batch whose uniform fits `bindingBytes` (the inverse of feedParamsBytes). */
+export function maxFeedBatch(bindingBytes: number): number {
+  return Math.floor((bindingBytes - 16) / 16);
+}
+
 /**
  * The WGSL declarations of that uniform for batches of `batch`, at `@binding(binding)`, of
  * `nnc_feed_row(r)`, the dataset index of the batch's sample `r` (the last for rows past it),

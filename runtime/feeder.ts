@@ -26,7 +26,13 @@ import {
   layoutFor,
   pipelineFor,
 } from "./executor.js";
-import { feedDecls, feedParamsBytes, type FeedShape, fuseFeedReads } from "./feed-fusion.js";
+import {
+  feedDecls,
+  feedParamsBytes,
+  type FeedShape,
+  fuseFeedReads,
+  maxFeedBatch,
+} from "./feed-fusion.js";
 import type { PlanDType } from "./plan.js";
 
 /** Where a batch goes: the plan's input buffers and their sizes. */
@@ -60,23 +66,27 @@ export function deviceDataBytes(ds: Dataset): number {
  * the gather kernel's storage buffers the stage's limit. `NNC_FEED=host` says no.
  */
 export function deviceFeedRefusal(nnc: NncDevice, ds: Dataset, batch: number): string | undefined {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
-    ?.env;
   const bytes = deviceDataBytes(ds);
   const l = nnc.limits;
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
   const most = Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
-  const uniform = nnc.device.limits.maxUniformBufferBindingSize;
-  if (env?.NNC_FEED === "host") return "NNC_FEED=host is set";
+  const mostRows = maxFeedBatch(nnc.device.limits.maxUniformBufferBindingSize);
+  if (feedSetting() === "host") return "NNC_FEED=host is set";
   if (ds.count === 0) return "the dataset is empty";
   if (bytes > most) {
     return `the dataset takes ${mib(bytes)}, more than one storage buffer of this device holds (${mib(most)})`;
   }
-  if (feedParamsBytes(batch) > uniform) {
-    return `a batch of ${batch} samples is more than the device path takes (at most ${Math.floor((uniform - 16) / 16)})`;
+  if (batch > mostRows) {
+    return `a batch of ${batch} samples is more than the device path takes (at most ${mostRows})`;
   }
   if (l.maxStorageBuffersPerShaderStage < 4) return "the device has fewer than 4 storage buffers";
   return undefined;
+}
+
+/** `NNC_FEED`, where a `process` exists. */
+function feedSetting(): string | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+    ?.NNC_FEED;
 }
 
 /** Whether `ds` can be trained from the device (see deviceFeedRefusal). */
@@ -177,6 +187,8 @@ fn main(
 export class Feeder {
   private order = new Uint32Array(0) as Uint32Array;
   private readonly values: Uint32Array;
+  /** The step counter as the plan's step input holds it, for the fused feed's write. */
+  private readonly stepValue: Float32Array | Int32Array;
 
   private constructor(
     private readonly nnc: NncDevice,
@@ -195,6 +207,7 @@ export class Feeder {
     this.values = new Uint32Array(params.size / 4);
     this.values[1] = data.labelsAt;
     this.values[3] = seed >>> 0;
+    this.stepValue = target.step?.dtype === "i32" ? new Int32Array(1) : new Float32Array(1);
   }
 
   /**
@@ -218,10 +231,8 @@ export class Feeder {
     });
     const seed = augment?.seed ?? 0;
     try {
-      const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
-        ?.env;
       const augmenting = augment !== undefined && augments(augment.ranges);
-      if (readers.length > 0 && env?.NNC_FEED !== "gather" && !augmenting) {
+      if (readers.length > 0 && feedSetting() !== "gather" && !augmenting) {
         // A WebGPU implementation that rejects a rewritten kernel still trains, through the
         // gather kernel (the tests check that llvmpipe takes the fused path).
         const swaps = await fusedSwaps(nnc, data, target, readers, params).catch(() => null);
@@ -276,8 +287,8 @@ export class Feeder {
       pass.dispatchWorkgroups(g.groups[0], g.groups[1]);
       pass.end();
     } else if (this.target.step) {
-      const s = this.target.step;
-      queue.writeBuffer(s.buffer, 0, new (s.dtype === "i32" ? Int32Array : Float32Array)([step]));
+      this.stepValue[0] = step;
+      queue.writeBuffer(this.target.step.buffer, 0, this.stepValue);
     }
   }
 
