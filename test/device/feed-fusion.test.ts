@@ -16,7 +16,7 @@ import { Feeder, uploadDataset } from "../../runtime/feeder.js";
 import { NncModel } from "../../runtime/model.js";
 import type { PlanKernel } from "../../runtime/plan.js";
 import { fromRoot } from "../util/golden.js";
-import { device, releaseDevice, rng } from "./util.js";
+import { device, releaseDevice, rng, tinyGan } from "./util.js";
 
 function kernel(wgsl: string, bindings: number): PlanKernel {
   return {
@@ -244,29 +244,8 @@ train Tiny { data = csv(path: "tiny.csv", label: "y")
 });
 
 test("a GAN (two steps, no labels) trains from the fused feed as from host batches, bit for bit", async () => {
-  const text = `
-model Gen(z: [8]) -> [28, 28, 1] {
-  z |> dense(6, activation: tanh) |> dense(784, activation: tanh) |> reshape([28, 28, 1])
-}
-model Disc(x: [28, 28, 1]) -> [1] {
-  x |> flatten |> dense(8, activation: leaky_relu) |> dense(1)
-}
-train Tiny {
-  data = mnist(split: "train")
-  batch = 8
-  noise z: [8] = normal(std: 0.5)
-  step disc {
-    loss = bce_logits(Disc(image), 1) + bce_logits(Disc(Gen(z)), 0)
-    optimizer = adam(lr: 0.01, beta1: 0.5)
-    updates = Disc
-  }
-  step gen {
-    loss = bce_logits(Disc(Gen(z)), 1)
-    optimizer = adam(lr: 0.01)
-    updates = Gen
-  }
-}`;
-  const data = loadMnist({ split: "train", limit: 100 }); // 12 steps, 4 samples dropped
+  const text = tinyGan("", 8);
+  const data = loadMnist({ split: "train", limit: 102 }); // 25 steps of 4, 2 samples dropped
   assert.ok(await fuses("tiny-gan.nn", data, text), "the discriminator's first matmul reads bytes");
   const program = compileFile("tiny-gan.nn", { limits: dev.limits, text }).program!;
   const fit = async (feed: "host" | "device") => {

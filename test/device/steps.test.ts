@@ -18,34 +18,9 @@ import { evaluateOutputs } from "../../compiler/reference.js";
 import { Executor, initialValues } from "../../runtime/executor.js";
 import { NncModel } from "../../runtime/model.js";
 import type { ModelProgram } from "../../runtime/program.js";
-import { assertClose, device, releaseDevice, rng } from "./util.js";
+import { assertClose, device, releaseDevice, rng, tinyGan } from "./util.js";
 
 test.after(releaseDevice);
-
-const tinyGan = (settings = "") => `
-model Gen(z: [8]) -> [28, 28, 1] {
-  z |> dense(6, activation: tanh) |> dense(784, activation: tanh) |> reshape([28, 28, 1])
-}
-model Disc(x: [28, 28, 1]) -> [1] {
-  x |> flatten |> dense(5, activation: leaky_relu) |> dense(1)
-}
-train Tiny {
-  data = mnist(split: "train")
-  batch = 4
-  ${settings}
-  noise z: [8] = normal(std: 0.5)
-  step disc {
-    loss = bce_logits(Disc(image), 1) + bce_logits(Disc(Gen(z)), 0)
-    optimizer = adam(lr: 0.01, beta1: 0.5)
-    updates = Disc
-  }
-  step gen {
-    loss = bce_logits(Disc(Gen(z)), 1)
-    optimizer = momentum(lr: 0.1)
-    updates = Gen
-  }
-}
-`;
 
 async function compileTiny(opts: { batch?: number; settings?: string } = {}) {
   const dev = await device();

@@ -160,3 +160,33 @@ export function graphOf(
   b.output("y", f(b, xs));
   return b.build();
 }
+
+/**
+ * A tiny GAN on MNIST (two models, two steps, noise) in `.nn`; `settings` go in its train
+ * section, `width` is the discriminator's hidden layer (a multiple of 4 lets its first matmul
+ * read the batch as vec4s).
+ */
+export const tinyGan = (settings = "", width = 5): string => `
+model Gen(z: [8]) -> [28, 28, 1] {
+  z |> dense(6, activation: tanh) |> dense(784, activation: tanh) |> reshape([28, 28, 1])
+}
+model Disc(x: [28, 28, 1]) -> [1] {
+  x |> flatten |> dense(${width}, activation: leaky_relu) |> dense(1)
+}
+train Tiny {
+  data = mnist(split: "train")
+  batch = 4
+  ${settings}
+  noise z: [8] = normal(std: 0.5)
+  step disc {
+    loss = bce_logits(Disc(image), 1) + bce_logits(Disc(Gen(z)), 0)
+    optimizer = adam(lr: 0.01, beta1: 0.5)
+    updates = Disc
+  }
+  step gen {
+    loss = bce_logits(Disc(Gen(z)), 1)
+    optimizer = momentum(lr: 0.1)
+    updates = Gen
+  }
+}
+`;
