@@ -89,11 +89,6 @@ function feedSetting(): string | undefined {
     ?.NNC_FEED;
 }
 
-/** Whether `ds` can be trained from the device (see deviceFeedRefusal). */
-export function canFeedFromDevice(nnc: NncDevice, ds: Dataset, batch: number): boolean {
-  return deviceFeedRefusal(nnc, ds, batch) === undefined;
-}
-
 /** Uploads `ds` (inputs as stored, then labels) into one storage buffer. */
 export function uploadDataset(nnc: NncDevice, ds: Dataset): DeviceData {
   const bytes = ds.inputs instanceof Uint8Array;
