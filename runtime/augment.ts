@@ -13,7 +13,10 @@
  * (dx, dy). The kernel evaluates its inverse at every output pixel. No Node imports: browsers
  * use this too.
  */
+import { augments, imageDims, installAugmenter } from "./augmenter.js";
 import { nncError } from "./errors.js";
+
+export { augments, imageDims };
 
 /** One augmentation as the program stores it: `random_rotate` takes `degrees`. */
 export interface Augmentation {
@@ -93,11 +96,6 @@ export function augmentRanges(list: readonly Augmentation[]): AugmentRanges {
   return { shift, rotate, zoom, flip };
 }
 
-/** Whether `r` changes anything (an empty list, or zero ranges, augments nothing). */
-export function augments(r: AugmentRanges): boolean {
-  return r.shift > 0 || r.rotate > 0 || r.zoom > 0 || r.flip;
-}
-
 /** `random_shift(2), random_rotate(10deg)`: the list as a train block writes it. */
 export function describeAugment(list: readonly Augmentation[]): string {
   return list
@@ -107,13 +105,6 @@ export function describeAugment(list: readonly Augmentation[]): string {
       return `${a.name}(${v.map((x) => (a.name === "random_rotate" ? `${x}deg` : String(x))).join(", ")})`;
     })
     .join(", ");
-}
-
-/** Image height, width and channels of a per-sample shape [H, W, C] or [H, W]; else null. */
-export function imageDims(shape: readonly number[]): [number, number, number] | null {
-  if (shape.length === 2) return [shape[0]!, shape[1]!, 1];
-  if (shape.length === 3) return [shape[0]!, shape[1]!, shape[2]!];
-  return null;
 }
 
 /** lowbias32 (Wellons): a 32-bit integer hash with good avalanche; the WGSL twin is below. */
@@ -321,3 +312,13 @@ fn augmented(base: u32, r: u32, k: u32) -> f32 {
 }
 `;
 }
+
+installAugmenter({
+  ranges: augmentRanges,
+  wgsl: augmentWgslDecls,
+  warp(spec, step, r, value, src, out, dst) {
+    const { height, width, channels } = spec;
+    const map = inverseMap(drawAugment(spec.ranges, spec.seed, step, r), height, width);
+    warpImage(value, src, map, [height, width, channels], out, dst);
+  },
+});

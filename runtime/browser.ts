@@ -14,7 +14,6 @@ export {
   packProgram,
   unpackProgram,
   type CreateOptions,
-  type DeviceLease,
   type DeviceProvider,
   type EpochResult,
   type Evaluation,

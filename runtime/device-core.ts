@@ -94,11 +94,18 @@ export function limitsOf(device: GPUDevice): DeviceLimitsLike {
   };
 }
 
+/** The NncDevice of each device wrapped so far. */
+const wrapped = new WeakMap<GPUDevice, NncDevice>();
+
 /**
  * An NncDevice over `device`: records the first uncaptured error and the device's loss (not a
- * loss caused by `destroy()`), so the executor reports them at its next call.
+ * loss caused by `destroy()`), so the executor reports them at its next call. A device is
+ * wrapped once (the first call's options stand): each model made on a caller's device would
+ * otherwise add listeners to it for as long as the device lives.
  */
 export function wrapDevice(device: GPUDevice, opts: WrapOptions = {}): NncDevice {
+  const known = wrapped.get(device);
+  if (known) return known;
   let pending: DeviceError | undefined;
   let lost = false;
   let destroyed = false;
@@ -142,5 +149,6 @@ export function wrapDevice(device: GPUDevice, opts: WrapOptions = {}): NncDevice
       device.destroy();
     },
   };
+  wrapped.set(device, result);
   return result;
 }

@@ -115,10 +115,10 @@ export function unpackProgram(packed: PackedProgram, kernels: readonly string[])
 // The runner
 
 export interface CreateOptions {
-  /** The device to run on; by default one the runtime acquires (and releases on `dispose`). */
-  readonly device?: GPUDevice;
+  /** The device to run on; by default one the runtime acquires and shares between models. */
+  readonly device?: GPUDevice | undefined;
   /** Seed of the first parameter values (default: the train run's `seed`). */
-  readonly seed?: number;
+  readonly seed?: number | undefined;
 }
 
 /** Inputs as floats, or as bytes 0..255 (scaled by 1/255, as `nnc train` does with images). */
@@ -174,54 +174,36 @@ export interface FitOptions {
     steps: number;
     loss: number;
     accuracy: number;
+    /** A multi-step run's running mean loss of each step, by step name. */
+    losses?: Readonly<Record<string, number>>;
   }) => void;
   readonly progressMs?: number;
   /** Aborting stops training before the next step; `fit` rejects with the signal's reason. */
   readonly signal?: AbortSignal;
 }
 
-/** A device the runner may use, and what to do when it no longer needs it. */
-export interface DeviceLease {
-  readonly device: NncDevice;
-  release(): void;
-}
-
 /** How an entry (Node or browser) wraps a given device and acquires the default one. */
 export interface DeviceProvider {
   wrap(device: GPUDevice): Promise<NncDevice>;
-  acquireDefault(): Promise<DeviceLease>;
+  acquireDefault(): Promise<NncDevice>;
 }
 
 /**
- * Shares one default device between every model that did not get one: acquired on first use,
- * destroyed when the last such model is disposed.
+ * One default device for every model that did not get one, acquired on first use and kept for
+ * the next model: a new device for each model would cost its setup each time, and Dawn does
+ * not give all of a destroyed device's memory back. A lost device is replaced.
  */
-export function sharedDevice(acquire: () => Promise<NncDevice>): () => Promise<DeviceLease> {
+export function sharedDevice(acquire: () => Promise<NncDevice>): () => Promise<NncDevice> {
   let current: Promise<NncDevice> | undefined;
-  let users = 0;
   return async () => {
-    users++;
-    let dev: NncDevice;
     try {
+      if (current && (await current).lost) current = undefined;
       current ??= acquire();
-      dev = await current;
+      return await current;
     } catch (e) {
-      users--;
       current = undefined;
       throw e;
     }
-    let released = false;
-    return {
-      device: dev,
-      release() {
-        if (released) return;
-        released = true;
-        if (--users === 0) {
-          current = undefined;
-          dev.destroy();
-        }
-      },
-    };
   };
 }
 
@@ -241,11 +223,11 @@ function typeName(x: unknown): string {
 
 export class ModelRunner {
   private disposed = false;
+  /** The calls not yet settled, run one after another in call order: they share buffers. */
+  private pending = 0;
+  private tail: Promise<unknown> = Promise.resolve();
 
-  private constructor(
-    private readonly model: NncModel,
-    private readonly lease: DeviceLease | undefined,
-  ) {}
+  private constructor(private readonly model: NncModel) {}
 
   /** Compiles the program's pipelines on the given or default device. */
   static async create(
@@ -260,35 +242,27 @@ export class ModelRunner {
       });
     }
     const { device, seed } = options as CreateOptions;
-    if (seed !== undefined && !Number.isInteger(seed)) {
+    if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) {
       throw nncError("NN5501", {
-        detail: `${program.model}.create(): seed must be an integer, got ${String(seed)}`,
+        detail: `${program.model}.create(): seed must be an integer from 0 to ${2 ** 32 - 1}, got ${JSON.stringify(seed)}`,
       });
     }
-    let lease: DeviceLease | undefined;
     let nnc: NncDevice;
     if (device !== undefined) {
-      if (typeof device !== "object" || device === null || !("queue" in device)) {
+      if (
+        typeof device !== "object" ||
+        device === null ||
+        typeof device.createBuffer !== "function"
+      ) {
         throw nncError("NN5501", {
           detail: `${program.model}.create(): device must be a GPUDevice, got ${typeName(device)}`,
         });
       }
       nnc = await provider.wrap(device);
     } else {
-      lease = await provider.acquireDefault();
-      nnc = lease.device;
+      nnc = await provider.acquireDefault();
     }
-    try {
-      const model = await NncModel.create(
-        program,
-        nnc,
-        seed === undefined ? {} : { seed: seed >>> 0 },
-      );
-      return new ModelRunner(model, lease);
-    } catch (e) {
-      lease?.release();
-      throw e;
-    }
+    return new ModelRunner(await NncModel.create(program, nnc, seed === undefined ? {} : { seed }));
   }
 
   get program(): ModelProgram {
@@ -322,6 +296,29 @@ export class ModelRunner {
     }
   }
 
+  /**
+   * Runs `work` after every earlier call has settled. A call still waiting, or running, when
+   * the model is disposed rejects saying so.
+   */
+  private serial<T>(method: string, work: () => Promise<T>): Promise<T> {
+    this.pending++;
+    const run = async (): Promise<T> => {
+      try {
+        this.check(method);
+        return await work();
+      } catch (e) {
+        return this.disposed
+          ? this.fail(method, "the model was disposed before this call ended")
+          : Promise.reject(e);
+      } finally {
+        this.pending--;
+      }
+    };
+    const result = this.tail.then(run, run);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
   private get perSample(): number {
     return numel(this.program.inputs[0]!.shape);
   }
@@ -330,30 +327,70 @@ export class ModelRunner {
     return `${shapeText(this.program.inputs[0]!.shape)}, ${this.perSample} values`;
   }
 
-  /** The inputs as floats: bytes are scaled by 1/255 (BYTE_TABLE); anything else is an error. */
-  private floats(method: string, what: string, x: unknown): Float32Array {
-    if (x instanceof Float32Array) return x;
-    if (x instanceof Uint8Array) return bytesToUnit(x);
-    if (Array.isArray(x) && x.every((v) => typeof v === "number")) return Float32Array.from(x);
-    return this.fail(
-      method,
-      `${what} must be a Float32Array (or a Uint8Array of bytes), got ${typeName(x)}`,
-    );
+  /**
+   * The inputs as floats, a copy when `copy` (the call may start later), or as the bytes given
+   * when `bytes`. Bytes are scaled by 1/255 (BYTE_SCALE), except for an integer input (token
+   * ids), whose values are taken as they are; anything else is an error.
+   */
+  private values(
+    method: string,
+    what: string,
+    x: unknown,
+    copy: boolean,
+    bytes: boolean,
+  ): Float32Array | Uint8Array {
+    const ints = this.program.inputs[0]!.dtype !== "f32";
+    const data =
+      x instanceof Float32Array
+        ? copy
+          ? x.slice()
+          : x
+        : x instanceof Uint8Array
+          ? ints
+            ? Float32Array.from(x)
+            : bytes
+              ? x
+              : bytesToUnit(x)
+          : Array.isArray(x) && x.every((v) => typeof v === "number")
+            ? Float32Array.from(x)
+            : this.fail(
+                method,
+                `${what} must be a Float32Array (or a Uint8Array of bytes), got ${typeName(x)}`,
+              );
+    if (ints) {
+      const k = data.findIndex((v) => !Number.isInteger(v));
+      if (k >= 0) this.fail(method, `${what} are integer ids, but value ${k} is ${data[k]}`);
+    }
+    return data;
   }
 
-  private samples(method: string, what: string, x: unknown, count?: number): Float32Array {
-    const data = this.floats(method, what, x);
+  /** `samples` for one call's floats, copied: the call may start after the caller moves on. */
+  private floats(method: string, what: string, x: unknown, count?: number): Float32Array {
+    return this.samples(method, what, x, count, true) as Float32Array;
+  }
+
+  /** The samples of `x` (bytes kept as bytes unless `copy`), `count` of them if given. */
+  private samples(
+    method: string,
+    what: string,
+    x: unknown,
+    count?: number,
+    copy = false,
+  ): Float32Array | Uint8Array {
+    const data = this.values(method, what, x, copy, !copy);
     const per = this.perSample;
     if (count !== undefined) {
       if (!Number.isInteger(count) || count < 0) {
         this.fail(method, `count must be a whole number of samples, got ${String(count)}`);
       }
-      if (data.length !== count * per) {
+      if (count === 0) this.fail(method, `${what} holds no samples`);
+      if (data.length < count * per) {
         this.fail(
           method,
           `expected ${what} of ${count} samples × ${per} values = ${count * per} values (each sample ${this.sampleText()}), got ${data.length} values`,
         );
       }
+      return data.subarray(0, count * per);
     } else if (data.length % per !== 0 || data.length === 0) {
       this.fail(
         method,
@@ -404,9 +441,8 @@ export class ModelRunner {
       );
     }
     if (!this.labelled) {
-      const per = this.perSample;
-      const n = data.count ?? Math.floor((data.inputs?.length ?? 0) / per);
-      const inputs = this.samples(method, `${what}.inputs`, data.inputs, n);
+      const inputs = this.samples(method, `${what}.inputs`, data.inputs, data.count);
+      const n = inputs.length / this.perSample;
       return {
         source: `${this.program.model}.${method}() ${what}`,
         inputs,
@@ -426,7 +462,7 @@ export class ModelRunner {
         : this.labels(method, Array.prototype.slice.call(data.labels, 0, count), count);
     return {
       source: `${this.program.model}.${method}() ${what}`,
-      // Already scaled: bytes were turned into floats above.
+      // Bytes stay bytes: the device or the batcher scales them as `nnc train` does.
       inputs,
       sampleShape: this.program.inputs[0]!.shape,
       labels,
@@ -446,16 +482,21 @@ export class ModelRunner {
       );
     }
     const n = this.batchSize;
-    const x = this.samples(method, "batch.inputs", batch.inputs, n);
-    if (!this.labelled) return this.model.trainStep(x, new Float32Array(0));
-    if (!("labels" in batch)) this.fail(method, "batch.labels is missing");
-    const labels = this.labels(method, batch.labels, n);
+    const x = this.floats(method, "batch.inputs", batch.inputs, n);
     const classes = this.program.classes;
     const y = new Float32Array(n * classes);
-    for (let k = 0; k < n; k++) y[k * classes + labels[k]!] = 1;
-    return this.model.trainStep(x, y);
+    if (this.labelled) {
+      if (!("labels" in batch)) this.fail(method, "batch.labels is missing");
+      const labels = this.labels(method, batch.labels, n);
+      for (let k = 0; k < n; k++) y[k * classes + labels[k]!] = 1;
+    }
+    return this.serial(method, () => this.model.trainStep(x, y));
   }
 
+  /**
+   * Trains for `opts.epochs` epochs. `data` (and `opts.validation`) is read while the call
+   * runs: change it only after the returned promise settles.
+   */
   async fit(data: TrainingData | SampleData, opts: FitOptions = {}): Promise<EpochResult[]> {
     const method = "fit";
     this.check(method);
@@ -464,35 +505,52 @@ export class ModelRunner {
       this.fail(method, `${ds.count} samples are fewer than one batch of ${this.batchSize}`);
     }
     const { validation, ...rest } = opts ?? {};
+    const epochs: unknown = rest.epochs;
+    if (epochs !== undefined && !(Number.isInteger(epochs) && (epochs as number) > 0)) {
+      this.fail(method, `epochs must be a whole number from 1, got ${JSON.stringify(epochs)}`);
+    }
+    if (validation && !this.labelled) {
+      this.fail(
+        method,
+        `validation needs labels, and the steps of train ${this.program.run} read none`,
+      );
+    }
     const val = validation ? this.dataset(method, validation, "validation") : undefined;
-    return this.model.fit(ds, val ? { ...rest, validation: val } : rest);
+    return this.serial(method, () => this.model.fit(ds, val ? { ...rest, validation: val } : rest));
   }
 
-  /** Mean loss and accuracy over every sample of `data`. */
+  /** Mean loss and accuracy over every sample of `data` (read while the call runs). */
   async evaluate(data: TrainingData): Promise<Evaluation> {
     const method = "evaluate";
     this.check(method);
-    return this.model.evaluate(this.dataset(method, data));
+    const ds = this.dataset(method, data);
+    return this.serial(method, () => this.model.evaluate(ds));
   }
 
   /** The model's output for each sample, `count` rows of the output shape back to back. */
   async predict(inputs: InputArray, count?: number): Promise<Float32Array> {
     const method = "predict";
     this.check(method);
-    const x = this.samples(method, "inputs", inputs, count);
-    return this.model.predict(x);
+    const x = this.floats(method, "inputs", inputs, count);
+    return this.serial(method, () => this.model.predict(x));
   }
 
   /** The model's parameters and layer state as safetensors bytes. */
   async saveWeights(): Promise<Uint8Array> {
     this.check("saveWeights");
-    return this.model.saveWeights();
+    return this.serial("saveWeights", () => this.model.saveWeights());
   }
 
-  /** Loads weights saved by `saveWeights` or `nnc train`; every tensor's shape is checked. */
+  /**
+   * Loads weights saved by `saveWeights` or `nnc train`; every tensor's shape is checked. Not
+   * while other calls are pending: await them first.
+   */
   loadWeights(bytes: Uint8Array | ArrayBuffer): void {
     const method = "loadWeights";
     this.check(method);
+    if (this.pending > 0) {
+      this.fail(method, `${this.pending} earlier call(s) have not finished; await them first`);
+    }
     // A plain view: a Node Buffer's `slice` shares memory, which the decoder does not expect.
     const data =
       bytes instanceof Uint8Array
@@ -503,11 +561,13 @@ export class ModelRunner {
     this.model.loadWeights(data, `${this.program.model}.loadWeights()`);
   }
 
-  /** Frees the model's GPU buffers (and its device, when the runtime acquired it). */
+  /**
+   * Frees the model's GPU buffers; calls still pending reject. The default device stays for the
+   * next model.
+   */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.model.dispose();
-    this.lease?.release();
   }
 }

@@ -16,7 +16,8 @@
  * and a device with fewer storage bindings than the gather needs. No Node imports: browsers
  * use this too.
  */
-import { augments, augmentWgslDecls, type AugmentSpec } from "./augment.js";
+import type { AugmentSpec } from "./augment.js";
+import { augmenter, augments } from "./augmenter.js";
 import { BYTE_SCALE, sampleSize, type Dataset } from "./data/dataset.js";
 import type { NncDevice } from "./device-core.js";
 import {
@@ -143,7 +144,7 @@ ${t.step ? `@group(0) @binding(4) var<storage, read_write> step: array<${stepTyp
 const B: u32 = ${batch}u;
 const PER: u32 = ${words ? per / 4 : per}u;
 const CLASSES: u32 = ${classes}u;
-${aug ? augmentWgslDecls(aug, load) : ""}
+${aug ? augmenter().wgsl(aug, load) : ""}
 @compute @workgroup_size(${ROW_WORKGROUP})
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,

@@ -11,7 +11,8 @@
  * order into the batch's one command buffer, and each step's loss accumulates in its own
  * metric variable. Nothing here imports Node modules.
  */
-import { augmentRanges, augments, imageDims, type AugmentSpec } from "./augment.js";
+import type { AugmentSpec } from "./augment.js";
+import { augmenter, augments, imageDims } from "./augmenter.js";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./checkpoint.js";
 import { Batcher, type Batch, type Dataset, sampleSize } from "./data/dataset.js";
 import type { NncDevice } from "./device.js";
@@ -576,7 +577,7 @@ export class NncModel {
   private augmentSpec(seed: number): AugmentSpec | undefined {
     const list = this.program.settings.augment ?? [];
     if (list.length === 0) return undefined;
-    const ranges = augmentRanges(list);
+    const ranges = augmenter().ranges(list);
     if (!augments(ranges)) return undefined;
     const input = this.program.inputs[0]!;
     const dims = this.program.inputs.length === 1 ? imageDims(input.shape) : null;

@@ -2,8 +2,10 @@
  * @file The Node entry of the runtime that modules written by `nnc build` import
  * (`nnc/runtime/embed` resolves here under Node): the same API as the browser entry, with the
  * default device from `acquireDevice` (a GPU adapter, else Mesa llvmpipe; NNC_DEVICE chooses),
- * and the `webgpu` package's globals installed before a caller's own device is used.
+ * and the `webgpu` package's globals installed before a caller's own device is used. In Node
+ * the augmentation code is always loaded (a browser bundle takes it only when the run augments).
  */
+import "./augment.js";
 import { acquireDevice } from "./device.js";
 import { wrapDevice } from "./device-core.js";
 import { type CreateOptions, type DeviceProvider, ModelRunner, sharedDevice } from "./embedded.js";

@@ -1,13 +1,15 @@
 /**
  * @file Bundling for `nnc build --standalone` and the size report: esbuild resolves the
- * module's runtime import (`nnc/runtime/embed`) to this package's browser entry and bundles it
- * in, giving one ES module that imports nothing (its default device is `navigator.gpu`, or the
+ * module's runtime import (`nnc/runtime/embed`) to this package's browser entry, and
+ * `nnc/runtime/augment` (imported by modules whose run augments) to its augmentation code, and
+ * bundles them in, giving one ES module that imports nothing (its default device is `navigator.gpu`, or the
  * `webgpu` package in Node when installed, loaded at run time). esbuild is imported lazily.
  */
 import { fileURLToPath } from "node:url";
 
 /** The compiled browser entry of the runtime, next to this file in dist/. */
 export const browserEntry = fileURLToPath(new URL("../../runtime/browser.js", import.meta.url));
+const augmentEntry = fileURLToPath(new URL("../../runtime/augment.js", import.meta.url));
 
 export interface BundleOptions {
   readonly minify?: boolean;
@@ -45,6 +47,7 @@ export async function bundleStandalone(source: string, opts: BundleOptions = {})
         name: "nnc-runtime",
         setup(build) {
           build.onResolve({ filter: new RegExp(`^${escaped}$`) }, () => ({ path: browserEntry }));
+          build.onResolve({ filter: /^nnc\/runtime\/augment$/ }, () => ({ path: augmentEntry }));
         },
       },
     ],

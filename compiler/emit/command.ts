@@ -45,6 +45,11 @@ import { buildTuning } from "../cli/tuning.js";
 const flags: Record<string, FlagSpec> = {
   out: { kind: "string", alias: "o", help: "output folder (default: the current folder)" },
   run: { kind: "string", help: "build only this train section (default: every one)" },
+  trial: {
+    kind: "int",
+    min: 0,
+    help: "the trial of the run's `search` grid to build (0-based; default 0)",
+  },
   dim: dimFlag,
   standalone: {
     kind: "boolean",
@@ -99,6 +104,7 @@ function compileRuns(
   file: string,
   run: string | undefined,
   bindings?: Readonly<Record<string, number>>,
+  trial?: number,
 ): Built[] {
   const runs = run !== undefined ? [run] : trainRuns(file);
   const built: Built[] = [];
@@ -106,6 +112,7 @@ function compileRuns(
     const result = compileFile(file, {
       ...(r !== undefined ? { run: r } : {}),
       ...(bindings ? { bindings } : {}),
+      ...(trial !== undefined ? { trial } : {}),
       limits: defaultLimits,
     });
     if (!result.program) {
@@ -122,6 +129,25 @@ function compileRuns(
     built.push({ result, program: result.program });
   }
   return built;
+}
+
+/** What a module of `program` leaves to its user: the `init` checkpoint, the other trials. */
+function buildNotes(program: ModelProgram): string {
+  const { init, search } = program.settings;
+  const notes: string[] = [];
+  if (init) {
+    notes.push(
+      `train ${program.run} starts from init = ${JSON.stringify(init)}, which the module does ` +
+        "not read: pass that file's bytes to loadWeights() after create()",
+    );
+  }
+  if (search && search.trials > 1) {
+    notes.push(
+      `train ${program.run} has ${search.trials} trials; this module is trial ${search.trial} ` +
+        `(${search.choices.join(", ")}); --trial K builds another (nnc train names the best)`,
+    );
+  }
+  return notes.map((n) => `note: ${n}\n`).join("");
 }
 
 function emitOptions(b: Built): EmitOptions {
@@ -367,12 +393,13 @@ async function buildFile(
   started: number,
 ): Promise<number> {
   const standalone = f.standalone === true;
+  const trial = f.trial as number | undefined;
   const choice = f.device as string | undefined;
   // Kernel parameters: the tune cache's winners for this device, measured first with --tune.
   await buildTuning(f.tune === true, choice, () =>
-    compileRuns(file, f.run as string | undefined, parseDims(f.dim)).map((b) => b.result),
+    compileRuns(file, f.run as string | undefined, parseDims(f.dim), trial).map((b) => b.result),
   );
-  const built = compileRuns(file, f.run as string | undefined, parseDims(f.dim));
+  const built = compileRuns(file, f.run as string | undefined, parseDims(f.dim), trial);
   timing("compile");
   if (emit !== undefined) {
     await printPhase(emit, built, standalone);
@@ -433,6 +460,7 @@ async function buildFile(
       `nnc build: ${kernels} kernels compiled on ${r.device} within WebGPU's default ` +
         `limits; wrote ${written.join(", ")} in ${ms} ms\n`,
     );
+    for (const b of built) process.stdout.write(buildNotes(b.program));
   }
   return 0;
 }

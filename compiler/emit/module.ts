@@ -55,6 +55,7 @@ const reserved = new Set(
     "String Error GPUDevice AbortSignal Math Readonly program packed kernels createRunner " +
     "unpackProgram CreateOptions EpochResult Evaluation FitOptions InputArray ModelProgram " +
     "ModelRunner PackedProgram StepResult TrainingBatch TrainingData SampleBatch SampleData count " +
+    "NncError isNncError " +
     "opts data batch bytes"
   ).split(" "),
 );
@@ -127,11 +128,22 @@ interface Member {
   readonly declaration?: string;
 }
 
+/** How the samples of input `inp` are laid out and given, for the doc comments. */
+function sampleLayout(inp: ModelProgram["inputs"][number]): string {
+  return (
+    `Each sample has shape ${shapeText(inp.shape)} (${numelOf(inp.shape)} values); samples are ` +
+    "row-major, back to back, " +
+    (inp.dtype === "f32"
+      ? "as floats or as bytes 0..255 (scaled by 1/255, as `nnc train` scales images)."
+      : "as integer ids (floats or bytes, taken as they are).")
+  );
+}
+
 /** The class's members, shared by the module and the standalone `.d.ts`. */
 function members(program: ModelProgram, names: ModuleNames, opts: EmitOptions): Member[] {
   if (program.steps || !program.output) return stepsMembers(program, names);
   const C = names.className;
-  const common = commonMembers(C, false);
+  const common = commonMembers(program, C, false);
   const inp = program.inputs[0]!;
   const per = numelOf(inp.shape);
   const out = program.output;
@@ -142,9 +154,7 @@ function members(program: ModelProgram, names: ModuleNames, opts: EmitOptions): 
     opts.predictOutput === "probabilities"
       ? "class probabilities (the softmax of the logits)"
       : "output";
-  const layout =
-    `Each sample has shape ${shapeText(inp.shape)} (${per} values); samples are row-major, back ` +
-    "to back, as floats or as bytes 0..255 (scaled by 1/255, as `nnc train` scales images).";
+  const layout = sampleLayout(inp);
   const dataParam = `@param data \`inputs\`: the samples; \`labels\`: one class index (0 to ${program.classes - 1}) per sample. ${layout}`;
   return [
     {
@@ -227,7 +237,11 @@ function members(program: ModelProgram, names: ModuleNames, opts: EmitOptions): 
  * Members every class has: the runner, its constructor, `create`, weights and `dispose`; the
  * docs speak of one model, or (`plural`, a multi-step run) of every model the class trains.
  */
-function commonMembers(C: string, plural: boolean): { head: Member[]; tail: Member[] } {
+function commonMembers(
+  program: ModelProgram,
+  C: string,
+  plural: boolean,
+): { head: Member[]; tail: Member[] } {
   const models = plural ? "models'" : "model's";
   return {
     head: [
@@ -245,8 +259,12 @@ function commonMembers(C: string, plural: boolean): { head: Member[]; tail: Memb
       {
         doc: [
           "Compiles the kernels on `opts.device` (a GPUDevice from `navigator.gpu` or from the " +
-            "`webgpu` package), or on a default device, released when the last model using it is " +
-            "disposed. `opts.seed` seeds the first parameter values (default: the train run's `seed`).",
+            "`webgpu` package), or on a default device that models share and keep for the next " +
+            "one. `opts.seed` seeds the first parameter values (default: the train run's `seed`)." +
+            (program.settings.init
+              ? ` The run's \`init = ${JSON.stringify(program.settings.init)}\` is not read: ` +
+                "pass that file's bytes to `loadWeights` after `create`."
+              : ""),
         ],
         signature: `static async create(opts: CreateOptions = {}): Promise<${C}>`,
         declaration: `static create(opts?: CreateOptions): Promise<${C}>`,
@@ -293,15 +311,13 @@ function stepsMembers(program: ModelProgram, names: ModuleNames): Member[] {
   const labelled = program.classes > 0;
   const steps = (program.steps ?? []).map((s) => s.name);
   const stepList = steps.map((s) => `\`${s}\``).join(", then ");
-  const layout =
-    `Each sample has shape ${shapeText(inp.shape)} (${per} values); samples are row-major, back ` +
-    "to back, as floats or as bytes 0..255 (scaled by 1/255, as `nnc train` scales images).";
+  const layout = sampleLayout(inp);
   const batchType = labelled ? "TrainingBatch" : "SampleBatch";
   const dataType = labelled ? "TrainingData" : "SampleData";
   const labels = labelled
     ? `; \`labels\`: one class index (0 to ${program.classes - 1}) per sample`
     : "";
-  const common = commonMembers(C, true);
+  const common = commonMembers(program, C, true);
   return [
     {
       doc: [`Per-sample shape of the input \`${inp.name}\`.`],
@@ -534,7 +550,11 @@ export function emitModuleParts(program: ModelProgram, opts: EmitOptions = {}): 
   const skeleton =
     header(program, names, opts, "a module with its WGSL kernels and training loop") +
     `import {\n  createRunner,\n  unpackProgram,\n${imports.map((t) => `  type ${t},\n`).join("")}` +
-    `} from ${JSON.stringify(runtime)};\n\n` +
+    `} from ${JSON.stringify(runtime)};\n` +
+    `export { isNncError, NncError } from ${JSON.stringify(runtime)};\n` +
+    // The augmentation code is loaded only by the modules whose run augments (runtime/augmenter.ts).
+    ((program.settings.augment ?? []).length > 0 ? 'import "nnc/runtime/augment";\n' : "") +
+    "\n" +
     `export type {\n${typeNames.map((t) => `  ${t},\n`).join("")}};\n\n` +
     shapeTypes(program, C) +
     doc([
@@ -572,14 +592,23 @@ export function emitModule(program: ModelProgram, opts: EmitOptions = {}): strin
 }
 
 /** The runtime's public types, spelled out for a standalone `.d.ts` (no package to import). */
-const standaloneTypes = `/** \`GPUDevice\` where WebGPU's types are loaded (lib.dom or @webgpu/types), else any object. */
+const standaloneTypes = `/** What every method throws for a bad argument, bad weights or a lost device. */
+export declare class NncError extends Error {
+  readonly name: "NncError";
+  /** NN5501 for a bad argument, NN54xx for bad weights, NN46xx for the device. */
+  readonly code: string;
+  /** The message without its location. */
+  readonly detail: string;
+}
+export declare function isNncError(e: unknown): e is NncError;
+/** \`GPUDevice\` where WebGPU's types are loaded (lib.dom or @webgpu/types), else any object. */
 export type GPUDeviceLike = typeof globalThis extends { GPUDevice: { prototype: infer D } } ? D : object;
 /** Options of \`create\`. */
 export interface CreateOptions {
-  /** The device to run on; by default one from \`navigator.gpu\` (in Node, the \`webgpu\` package). */
-  readonly device?: GPUDeviceLike;
+  /** The device to run on; by default one from \`navigator.gpu\` (in Node, the \`webgpu\` package), shared by the models that take the default. */
+  readonly device?: GPUDeviceLike | undefined;
   /** Seed of the first parameter values (default: the train run's \`seed\`). */
-  readonly seed?: number;
+  readonly seed?: number | undefined;
 }
 /** Inputs as floats, or as bytes 0..255 (scaled by 1/255). */
 export type InputArray = Float32Array | Uint8Array;

@@ -7,7 +7,8 @@
  * allocates once, augmenting training images when asked (runtime/augment.ts). No Node
  * imports: this runs in browsers too.
  */
-import { augments, drawAugment, inverseMap, warpImage, type AugmentSpec } from "../augment.js";
+import type { AugmentSpec } from "../augment.js";
+import { augmenter, augments } from "../augmenter.js";
 import { nncError } from "../errors.js";
 import { describeItems, type IdxArray } from "./idx.js";
 
@@ -313,9 +314,7 @@ export class Batcher {
       const src = s * per;
       const dst = r * per;
       if (augment) {
-        const { height, width, channels } = augment;
-        const map = inverseMap(drawAugment(augment.ranges, augment.seed, step, r), height, width);
-        warpImage(value, src, map, [height, width, channels], x, dst);
+        augmenter().warp(augment, step, r, value, src, x, dst);
       } else if (bytes) {
         for (let k = 0; k < per; k++) x[dst + k] = BYTE_TABLE[inputs[src + k]!]!;
       } else {

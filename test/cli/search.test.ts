@@ -97,6 +97,23 @@ test("--trial K trains one trial; a trial outside the grid is an error naming th
   assert.not.match(bad.stderr, /\n\s+at /);
 });
 
+test("nnc build builds the trial --trial names, and says which trial it built", () => {
+  const out = join(dir, "built");
+  const r = run(["build", file, "--trial", "1", "-o", out]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    "note: train Grid has 2 trials; this module is trial 1 (lr = 1e-2); --trial K builds another",
+  );
+  assert.match(readFileSync(join(out, "Tiny.ts"), "utf8"), /trial: 1,/);
+  const first = run(["build", file, "-o", out]);
+  assert.match(first.stdout, "this module is trial 0 (lr = 1e-7)");
+  const bad = run(["build", file, "--trial", "2", "-o", out]);
+  assert.is(bad.code, 1);
+  assert.match(bad.stderr, /NN4012/);
+  assert.not.match(bad.stderr, /\n\s+at /);
+});
+
 test("a search over the data trains each trial on its own data", () => {
   // Trial 0's data has every label flipped, trial 1's is right; validation data is right. Had
   // trial 1 trained on trial 0's data, it would score as badly as trial 0.

@@ -6,6 +6,8 @@
  * identifiers that would clash are renamed; the CLI's `--emit` phases print what the program
  * holds, and a bad phase is a usage error.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
@@ -23,11 +25,10 @@ import { importTypeScript, mnistProgram, mnistResult, nnc, root, scratch } from 
 const space = scratch("embed-emit");
 test.after(() => space.cleanup());
 
-/** The module specifiers a TypeScript source imports or re-exports from. */
+/** The distinct modules `source` imports or re-exports from. */
 function specifiers(source: string): string[] {
-  return [...source.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s+"([^"]+)"/gm)].map(
-    (m) => m[1]!,
-  );
+  const found = source.matchAll(/^\s*(?:import|export)\b(?:[^;]*?\bfrom)?\s+"([^"]+)"/gm);
+  return [...new Set([...found].map((m) => m[1]!))];
 }
 
 test("packing keeps one copy of each distinct kernel and unpacks to the program", () => {
@@ -82,7 +83,8 @@ test("standalone declarations declare the class and import nothing", () => {
   assert.match(dts, "export declare class Mnist {");
   assert.match(dts, "static create(opts?: CreateOptions): Promise<Mnist>;");
   assert.match(dts, "predict(image: InputArray, count?: number): Promise<Float32Array>;");
-  assert.match(dts, "readonly device?: GPUDeviceLike;");
+  assert.match(dts, "readonly device?: GPUDeviceLike | undefined;");
+  assert.match(dts, "export declare class NncError extends Error {");
 });
 
 test("compactWgsl drops indentation, blank lines and comment lines, and nothing else", () => {
@@ -146,6 +148,22 @@ test("nnc build --emit prints a phase; an unknown phase is a usage error", async
   const bad = await nnc(["build", "examples/mnist.nn", "--emit", "llvm"]);
   assert.is(bad.code, 2);
   assert.match(bad.stderr, "--emit must be one of ir, grad, wgsl, plan, ts (got 'llvm')");
+});
+
+test("a run's init checkpoint is left to loadWeights, and the build says so", async () => {
+  const out = join(space.dir, "finetune");
+  const r = await nnc(["build", join(root, "examples/finetune.nn"), "-o", out], {
+    env: { NNC_TUNE: "0" },
+  });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    'note: train FineTune starts from init = "checkpoints/mnist.safetensors", which the module ' +
+      "does not read: pass that file's bytes to loadWeights() after create()",
+  );
+  const ts = readFileSync(join(out, "Mnist.ts"), "utf8").replace(/\n\s*\* /g, " ");
+  assert.match(ts, "is not read: pass that file's bytes to `loadWeights` after `create`.");
+  assert.match(ts, 'import "nnc/runtime/augment";');
 });
 
 test.run();

@@ -137,6 +137,22 @@ test("a short batch or data that is not samples says what was expected", async (
     const bad = await m.fit({ inputs: "pixels" as unknown as Uint8Array }).catch((e: unknown) => e);
     assert.instance(bad, NncError);
     assert.match((bad as Error).message, "Gan.fit(): data.inputs must be a Float32Array");
+    const few = await m.fit({ inputs: new Float32Array(10) }).catch((e: unknown) => e);
+    assert.is(
+      (few as Error).message,
+      "Gan.fit(): expected data.inputs holding a whole, non-zero number of samples of shape [28, 28, 1], 784 values, got 10 values",
+    );
+    // Refused before anything trains: the run has no labels to validate on.
+    const { images } = await mnistTrain(64);
+    const before = await m.saveWeights();
+    const validated = await m
+      .fit({ inputs: images }, { validation: { inputs: images } } as never)
+      .catch((e: unknown) => e);
+    assert.is(
+      (validated as Error).message,
+      "Gan.fit(): validation needs labels, and the steps of train Gan read none",
+    );
+    assert.equal(await m.saveWeights(), before);
   } finally {
     m.dispose();
   }

@@ -40,7 +40,7 @@ interface Model {
     d: { inputs: Float32Array | Uint8Array; labels: ArrayLike<number>; count?: number },
     o?: { epochs?: number; signal?: AbortSignal; onEpoch?: (r: { epoch: number }) => boolean },
   ): Promise<{ epoch: number; loss: number }[]>;
-  evaluate(d: { inputs: Uint8Array; labels: ArrayLike<number> }): Promise<{
+  evaluate(d: { inputs: Uint8Array; labels: ArrayLike<number>; count?: number }): Promise<{
     loss: number;
     accuracy: number;
     count: number;
@@ -63,6 +63,13 @@ const space = scratch("embed-module");
 let dev: NncDevice;
 let Mnist: ModelClass;
 let Standalone: ModelClass;
+interface Exports {
+  Mnist: ModelClass;
+  NncError: typeof NncError;
+  isNncError(e: unknown): boolean;
+}
+let standalone: Exports;
+let moduleExports: Exports;
 
 test.before(async () => {
   dev = await acquireDevice();
@@ -70,8 +77,9 @@ test.before(async () => {
   const source = emitModule(mnistProgram(), { predictOutput: r.lowered!.infer.predictOutput });
   Mnist = (await importTypeScript<{ Mnist: ModelClass }>(space.dir, "Mnist", source)).Mnist;
   const bundle = await bundleStandalone(source);
-  Standalone = (await importTypeScript<{ Mnist: ModelClass }>(space.dir, "MnistStandalone", bundle))
-    .Mnist;
+  standalone = await importTypeScript<Exports>(space.dir, "MnistStandalone", bundle);
+  Standalone = standalone.Mnist;
+  moduleExports = await importTypeScript<Exports>(space.dir, "MnistExports", source);
 });
 
 let began = 0;
@@ -140,6 +148,21 @@ test("the standalone bundle computes what the module computes", async () => {
   assert.is(maxDiff(await a.predict(images), await b.predict(images)), 0);
   a.dispose();
   b.dispose();
+});
+
+test("a module exports the error class its calls throw, the standalone bundle its own", async () => {
+  assert.is(moduleExports.NncError, NncError);
+  const e = await rejection(() => moduleExports.Mnist.create({ device: dev.device, seed: -1 }));
+  assert.ok(moduleExports.isNncError(e));
+  let thrown: unknown;
+  try {
+    await Standalone.create({ device: dev.device, seed: -1 });
+  } catch (err) {
+    thrown = err;
+  }
+  assert.instance(thrown, standalone.NncError);
+  assert.ok(standalone.isNncError(thrown));
+  assert.is((thrown as NncError).code, "NN5501");
 });
 
 test("trainStep lowers the loss on a batch; fit stops on onEpoch and on abort", async () => {
@@ -252,17 +275,91 @@ test("every call after dispose() throws, naming the method and the way out", asy
   }
 });
 
-test("without a device, the module acquires the default one and releases it", async () => {
+test("without a device, models share the default one, which stays for the next model", async () => {
   const a = await Mnist.create({ seed: 5 });
   const b = await Mnist.create({ seed: 5 });
   const { images } = await mnistTest(4);
   assert.is(maxDiff(await a.predict(images), await b.predict(images)), 0);
+  const deviceOf = (m: Model): unknown =>
+    (m as unknown as { runner: { model: { device: unknown } } }).runner.model.device;
+  assert.is(deviceOf(a), deviceOf(b));
   a.dispose();
   assert.is((await b.predict(images)).length, 40, "b still runs after a is disposed");
   b.dispose();
-  const c = await Mnist.create({ seed: 5 }); // a fresh default device
+  // A device for each model cost its setup each time, and Dawn kept some of every one's memory.
+  const c = await Mnist.create({ seed: 5 });
+  assert.is(deviceOf(c), deviceOf(a));
   assert.is((await c.predict(images)).length, 40);
   c.dispose();
+});
+
+test("calls on one model run one after another, each on the inputs it was given", async () => {
+  const m = await Mnist.create({ device: dev.device, seed: 2 });
+  const { images } = await mnistTest(300);
+  const a = images.subarray(0, 150 * 784);
+  const b = images.subarray(150 * 784);
+  const fa = Float32Array.from(a, byte);
+  const [ra, rb] = [await m.predict(a), await m.predict(b)];
+  // In flight together, and the caller's array changed before the first call ran.
+  const both = [
+    m.predict(fa),
+    m.predict(b),
+    m.evaluate({ inputs: b, labels: new Array(150).fill(0) }),
+  ];
+  fa.fill(0);
+  const [xa, xb] = (await Promise.all(both)) as Float32Array[];
+  assert.is(maxDiff(xa!, ra), 0);
+  assert.is(maxDiff(xb!, rb), 0);
+  // Two fits at once train one after the other (the second from where the first ended).
+  const { images: train, labels } = await mnistTrain(128);
+  const data = { inputs: train, labels };
+  const fits = await Promise.all([m.fit(data, { epochs: 1 }), m.fit(data, { epochs: 1 })]);
+  assert.ok(fits.every((f) => f.length === 1 && Number.isFinite(f[0]!.loss)));
+  // Weights are not swapped under a running call; dispose rejects what is still pending.
+  const pending = m.predict(a);
+  let e = await rejection(() => m.loadWeights(new Uint8Array(8)));
+  assert.match(
+    e.message,
+    /^Mnist\.loadWeights\(\): 1 earlier call\(s\) have not finished; await them first/,
+  );
+  await pending;
+  const late = m.fit(data, { epochs: 3 });
+  m.dispose();
+  e = await rejection(() => late);
+  assert.is(e.message, "Mnist.fit(): the model was disposed before this call ended");
+});
+
+test("fit, evaluate and create check the counts they are given", async () => {
+  const m = await Mnist.create({ device: dev.device });
+  const { images, labels } = await mnistTrain(128);
+  for (const epochs of [0, -1, 1.5, Number.NaN, "2"]) {
+    const e = await rejection(() =>
+      m.fit({ inputs: images, labels }, { epochs: epochs as number }),
+    );
+    assert.is(
+      e.message,
+      `Mnist.fit(): epochs must be a whole number from 1, got ${JSON.stringify(epochs)}`,
+    );
+  }
+  let e = await rejection(() => m.evaluate({ inputs: new Uint8Array(0), labels: [] }));
+  assert.is(e.message, "Mnist.evaluate(): data.inputs holds no samples");
+  // `count` takes the first samples of both inputs and labels.
+  const part = await m.evaluate({ inputs: images, labels, count: 64 });
+  const first = await m.evaluate({
+    inputs: images.subarray(0, 64 * 784),
+    labels: labels.subarray(0, 64),
+  });
+  assert.equal(part, first);
+  for (const seed of [2 ** 32, -1, "1"]) {
+    e = await rejection(() => Mnist.create({ device: dev.device, seed: seed as number }));
+    assert.is(
+      e.message,
+      `Mnist.create(): seed must be an integer from 0 to 4294967295, got ${JSON.stringify(seed)}`,
+    );
+  }
+  e = await rejection(() => Mnist.create({ device: { queue: 1 } as unknown as GPUDevice }));
+  assert.match(e.message, /device must be a GPUDevice, got Object/);
+  m.dispose();
 });
 
 test.run();
