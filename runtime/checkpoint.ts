@@ -339,7 +339,13 @@ export function decodeSafetensors(
         );
       throw nncError(
         "NN5406",
-        { detail: `${parts.join("; ")}; was it saved from another model?` },
+        {
+          detail: `${parts.join("; ")}; ${
+            missing.length === 0 && metadata.epoch !== undefined
+              ? "it holds a training state (nnc train's .state.safetensors): load the weights file beside it"
+              : "was it saved from another model?"
+          }`,
+        },
         at,
       );
     }
@@ -372,6 +378,11 @@ export function decodeSafetensors(
       }
     }
     const data = e.dtype === "F32" ? new Float32Array(raw.buffer) : new Int32Array(raw.buffer);
+    // A run that diverged saves NaN; loaded, it would only make every output NaN.
+    const k = data.findIndex((v) => !Number.isFinite(v));
+    if (k >= 0) {
+      throw nncError("NN5403", { name: e.name, detail: `value ${k} is ${data[k]}` }, at);
+    }
     return { name: e.name, dtype: e.dtype, shape: e.shape, data };
   });
   return { tensors, metadata };

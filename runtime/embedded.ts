@@ -330,7 +330,8 @@ export class ModelRunner {
   /**
    * The inputs as floats, a copy when `copy` (the call may start later), or as the bytes given
    * when `bytes`. Bytes are scaled by 1/255 (BYTE_SCALE), except for an integer input (token
-   * ids), whose values are taken as they are; anything else is an error.
+   * ids), whose values are taken as they are; anything else, and a value that is not finite
+   * (not an integer, for ids), is an error.
    */
   private values(
     method: string,
@@ -357,9 +358,16 @@ export class ModelRunner {
                 method,
                 `${what} must be a Float32Array (or a Uint8Array of bytes), got ${typeName(x)}`,
               );
-    if (ints) {
-      const k = data.findIndex((v) => !Number.isInteger(v));
-      if (k >= 0) this.fail(method, `${what} are integer ids, but value ${k} is ${data[k]}`);
+    // NaN or infinity in one input turns every weight into NaN at the next step.
+    const k =
+      data instanceof Uint8Array
+        ? -1
+        : data.findIndex(ints ? (v) => !Number.isInteger(v) : (v) => !Number.isFinite(v));
+    if (k >= 0) {
+      this.fail(
+        method,
+        `${what} value ${k} is ${data[k]}, not ${ints ? "an integer id" : "a finite number"}`,
+      );
     }
     return data;
   }

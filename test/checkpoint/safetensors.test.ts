@@ -124,6 +124,15 @@ test("expected tensors: order, missing, unexpected, shapes and dtypes", () => {
     ]),
   );
   assert.is(dtype.message, "m.safetensors: tensor dense.w has dtype F32 but the model expects I32");
+  // nnc train's state file beside the weights: what it is, and which file to load instead.
+  const state = encodeSafetensors(tensors.slice(0, 2), { epoch: "1" });
+  const fromState = fails(() =>
+    decodeSafetensors(state, "M.state.safetensors", [{ name: "dense.w", shape: [2, 3] }]),
+  );
+  assert.is(
+    fromState.message,
+    "M.state.safetensors: dense.b is not in the model; it holds a training state (nnc train's .state.safetensors): load the weights file beside it",
+  );
 });
 
 test("hostile files: every error names the file and says what is wrong", () => {
@@ -262,6 +271,12 @@ test("hostile files: every error names the file and says what is wrong", () => {
       "NN5402",
       "checkpoint header is not valid: the name t appears twice",
     ],
+    [
+      file(f32("[2]", "[0,8]"), [0, 0, 0, 0, 0, 0, 0xc0, 0x7f]),
+      "NN5403",
+      "tensor t: value 1 is NaN",
+    ],
+    [file(f32("[1]", "[0,4]"), [0, 0, 0x80, 0xff]), "NN5403", "tensor t: value 0 is -Infinity"],
     [
       file('{"__metadata__":{"epoch":3}}'),
       "NN5402",

@@ -251,6 +251,20 @@ test("wrongly shaped inputs and labels say what was expected", async () => {
   assert.match(e.message, new RegExp(`3 samples are fewer than one batch of ${n}`));
   e = await rejection(() => Mnist.create({ device: {} as GPUDevice }));
   assert.match(e.message, /device must be a GPUDevice/);
+  // One NaN or infinity would turn every weight into NaN at the next step.
+  const x = new Float32Array(784 * n);
+  x[5] = Number.NaN;
+  e = await rejection(() => m.predict(x));
+  assert.is(e.message, "Mnist.predict(): inputs value 5 is NaN, not a finite number");
+  x[5] = 0;
+  x[784 * 3] = Number.POSITIVE_INFINITY;
+  e = await rejection(() => m.trainStep({ inputs: x, labels: new Array(n).fill(1) }));
+  assert.is(
+    e.message,
+    `Mnist.trainStep(): batch.inputs value ${784 * 3} is Infinity, not a finite number`,
+  );
+  e = await rejection(() => m.fit({ inputs: x, labels: new Array(n).fill(1) }));
+  assert.match(e.message, /^Mnist\.fit\(\): data\.inputs value 2352 is Infinity/);
   m.dispose();
 });
 
