@@ -57,9 +57,9 @@ function dataSpec(d: DataSource | null): DataSpec | null {
     case "mnist":
       return { kind: "mnist", split: d.split };
     case "idx":
-      return { kind: "idx", images: d.images, labels: d.labels };
+      return { kind: "idx", images: d.images, labels: d.labels, classes: d.classes };
     case "csv":
-      return { kind: "csv", path: d.path, label: d.label };
+      return { kind: "csv", path: d.path, label: d.label, classes: d.classes };
   }
 }
 
@@ -272,8 +272,8 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
     model: st.models[0] ?? run,
     run,
     source: path,
-    inputs: features.map((i) => ({ name: i.name, shape: perSample(i.shape), dtype: i.dtype })),
-    classes: label ? (label.shape[1] as number) : 0,
+    inputs: programInputs(features, [step]),
+    classes: labelValues(label),
     output: { name: "output", shape: perSample(outNode.shape), dtype: outNode.dtype },
     variables,
     settings: settingsOf(),
@@ -289,6 +289,35 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
     diagnostics: [],
     sources: checked.sources,
   };
+}
+
+/**
+ * The program's inputs, per sample; an integer input that indexes the rows of a table in
+ * `graphs` (an embedding's token ids) gets the fewest rows of any such table as its bound.
+ */
+function programInputs(
+  features: readonly LoweredStep["inputs"][number][],
+  graphs: readonly Graph[],
+): ModelProgram["inputs"] {
+  return features.map((i) => {
+    let below: number | undefined;
+    for (const g of graphs) {
+      const input = g.nodes.find((n) => n.op === "input" && n.attrs.name === i.name);
+      if (!input) continue;
+      for (const n of g.nodes) {
+        if (n.op !== "gather" || n.inputs[1] !== input.id) continue;
+        const rows = g.nodes[n.inputs[0]!]!.shape[0] as number;
+        below = Math.min(below ?? rows, rows);
+      }
+    }
+    const shape = i.shape.slice(1) as number[];
+    return { name: i.name, shape, dtype: i.dtype, ...(below !== undefined ? { below } : {}) };
+  });
+}
+
+/** The values of each sample's `label` input (one-hot classes, or a target's size); 0: none. */
+function labelValues(label: LoweredStep["inputs"][number] | undefined): number {
+  return label ? (label.shape.slice(1) as number[]).reduce((a, b) => a * b, 1) : 0;
 }
 
 /** The program's variables: each with its role (model, optimizer state, metric accumulator). */
@@ -365,12 +394,8 @@ function compileSteps(
     model: st.name,
     run: st.name,
     source: path,
-    inputs: features.map((i) => ({
-      name: i.name,
-      shape: i.shape.slice(1) as number[],
-      dtype: i.dtype,
-    })),
-    classes: label ? (label.shape[1] as number) : 0,
+    inputs: programInputs(features, graphs as Graph[]),
+    classes: labelValues(label),
     output: null,
     variables: programVariables([...seen.values()], st),
     settings: settings(),

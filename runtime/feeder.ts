@@ -64,7 +64,8 @@ export function deviceDataBytes(ds: Dataset): number {
 /**
  * Why `ds` cannot be trained from the device on `nnc` in batches of `batch`, or undefined when
  * it can: its copy must fit one storage binding, the batch's indices one uniform binding, and
- * the gather kernel's storage buffers the stage's limit. `NNC_FEED=host` says no.
+ * the gather kernel's storage buffers the stage's limit; its labels must be classes (the
+ * gather writes one-hot rows, not regression targets). `NNC_FEED=host` says no.
  */
 export function deviceFeedRefusal(nnc: NncDevice, ds: Dataset, batch: number): string | undefined {
   const bytes = deviceDataBytes(ds);
@@ -74,6 +75,7 @@ export function deviceFeedRefusal(nnc: NncDevice, ds: Dataset, batch: number): s
   const mostRows = maxFeedBatch(nnc.device.limits.maxUniformBufferBindingSize);
   if (feedSetting() === "host") return "NNC_FEED=host is set";
   if (ds.count === 0) return "the dataset is empty";
+  if (ds.targets) return "its labels are regression targets, which only host batches hold";
   if (bytes > most) {
     return `the dataset takes ${mib(bytes)}, more than one storage buffer of this device holds (${mib(most)})`;
   }

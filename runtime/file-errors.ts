@@ -1,6 +1,7 @@
 /**
  * @file The catalog of errors in what the runtime reads and writes on the host: IDX data, CSV
- * tables, PNG images and the file system (NN50xx-NN53xx). `fileError` builds the same
+ * tables, PNG images and the file system (NN50xx-NN53xx), and data files that do not fit the
+ * model they feed (NN56xx). `fileError` builds the same
  * `NncError` as runtime/errors.ts `nncError`; the catalog lives apart so that browser bundles,
  * which parse none of these formats, do not carry its messages.
  */
@@ -23,8 +24,9 @@ export const fileMessages = {
   NN5202: "no column named '{label}' in the header (columns: {columns})",
   NN5203: "row has {found} fields but the header has {expected}",
   NN5204: "{value} in column '{column}' is not a number",
-  NN5205: "label {value} is not one of the classes {classes}",
+  NN5205: "label {value} in column '{column}' is not {what}",
   NN5206: "unterminated quoted field (the quote opened here is never closed)",
+  NN5207: "{value} in column '{column}' is out of the range of 32-bit floats (about ±3.4e38)",
   // PNG images.
   NN5301: "not a PNG file: {detail}",
   NN5302:
@@ -32,6 +34,9 @@ export const fileMessages = {
   NN5303: "PNG is truncated: {detail}",
   NN5304: "unsupported PNG: {detail}",
   NN5305: "invalid PNG: {detail}",
+  // Data against the model it feeds (nnc train, nnc eval), checked before training.
+  NN5601: "{detail}", // samples not of the input's shape, targets not of the output's
+  NN5602: "{detail}", // a value an integer input cannot take: not whole, not an id below the bound
 } as const;
 
 export type FileErrorCode = keyof typeof fileMessages;

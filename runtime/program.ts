@@ -16,6 +16,11 @@ export interface ProgramTensor {
   /** Per sample: the batch axis is not included. */
   readonly shape: readonly number[];
   readonly dtype: PlanDType;
+  /**
+   * An integer input whose values index the rows of a table (an embedding's token ids): the
+   * table's row count, so every value must be in [0, below).
+   */
+  readonly below?: number;
 }
 
 export interface ProgramVariable {
@@ -34,11 +39,24 @@ export interface ProgramVariable {
   readonly role: "model" | "optimizer" | "metric";
 }
 
-/** Where training data comes from, as written in the `.nn` file. */
+/**
+ * Where training data comes from, as written in the `.nn` file. A CSV file without `classes`
+ * holds regression targets in its label column.
+ */
 export type DataSpec =
   | { readonly kind: "mnist"; readonly split: "train" | "test" }
-  | { readonly kind: "idx"; readonly images: string; readonly labels: string }
-  | { readonly kind: "csv"; readonly path: string; readonly label: string };
+  | {
+      readonly kind: "idx";
+      readonly images: string;
+      readonly labels: string;
+      readonly classes: number;
+    }
+  | {
+      readonly kind: "csv";
+      readonly path: string;
+      readonly label: string;
+      readonly classes: number | null;
+    };
 
 export interface TrainSettings {
   readonly epochs: number;
@@ -95,7 +113,10 @@ export interface ModelProgram {
   readonly run: string;
   readonly source: string;
   readonly inputs: readonly ProgramTensor[];
-  /** One-hot labels fed as the step's `label` input. */
+  /**
+   * The values of each sample's `label` input: the classes of one-hot labels, or the size of a
+   * regression target (shaped like the output); 0 when the steps read no labels.
+   */
   readonly classes: number;
   /** The prediction's output; null for a multi-step run (which has no prediction plan). */
   readonly output: ProgramTensor | null;

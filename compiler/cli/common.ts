@@ -8,8 +8,15 @@ import { acquireDevice, type DeviceChoice, type NncDevice } from "../../runtime/
 import { isNncError, renderNncError } from "../../runtime/errors.js";
 import { unreadable } from "../../runtime/fs-node.js";
 import type { DataSpec, ModelProgram } from "../../runtime/program.js";
-import type { Dataset } from "../../runtime/data/dataset.js";
+import {
+  integerProblem,
+  sampleSize,
+  type Dataset,
+  type IntegerInput,
+} from "../../runtime/data/dataset.js";
+import { describeItems } from "../../runtime/data/idx.js";
 import { loadMnist, readCsvFile, readIdxDataset } from "../../runtime/data/node.js";
+import { fileError } from "../../runtime/file-errors.js";
 import { UsageError } from "./args.js";
 
 /** A failure already reported to the user; carries the exit code. */
@@ -90,18 +97,128 @@ export function requireInference(
   throw new Reported(1);
 }
 
-/** Loads a train run's data source; relative paths are taken from the `.nn` file's folder. */
-export function loadData(spec: DataSpec, nnFile: string, limit?: number): Dataset {
+/**
+ * Loads a train run's data source for `program` (relative paths are taken from the `.nn`
+ * file's folder) and checks it against the program before any training (`fitData`). A CSV
+ * file without `classes` holds regression targets; an integer input's values are checked where
+ * the file has them.
+ */
+export function loadData(
+  spec: DataSpec,
+  nnFile: string,
+  program: ModelProgram,
+  limit?: number,
+): Dataset {
   const base = dirname(resolve(nnFile));
   const opt = limit === undefined ? {} : { limit };
+  const input = program.inputs.length === 1 ? program.inputs[0]! : undefined;
+  const integers =
+    input && input.dtype !== "f32"
+      ? { name: input.name, ...(input.below !== undefined ? { below: input.below } : {}) }
+      : undefined;
+  let ds: Dataset;
   switch (spec.kind) {
     case "mnist":
-      return loadMnist({ split: spec.split, ...opt });
+      ds = loadMnist({ split: spec.split, ...opt });
+      break;
     case "idx":
-      return readIdxDataset(resolve(base, spec.images), resolve(base, spec.labels), opt);
-    case "csv": {
-      const ds = readCsvFile(resolve(base, spec.path), { label: spec.label });
-      return limit === undefined || limit >= ds.count ? ds : { ...ds, count: limit };
-    }
+      ds = readIdxDataset(resolve(base, spec.images), resolve(base, spec.labels), {
+        ...opt,
+        classes: spec.classes,
+      });
+      break;
+    case "csv":
+      ds = readCsvFile(resolve(base, spec.path), {
+        label: spec.label,
+        ...(spec.classes === null ? { regression: true } : { classes: spec.classes }),
+        ...(integers ? { integers } : {}),
+      });
+      if (limit !== undefined && limit < ds.count) ds = { ...ds, count: limit };
+      break;
   }
+  return fitData(ds, spec, program, spec.kind === "csv" ? undefined : integers);
+}
+
+/** Whether `spec` holds regression targets (a CSV file without `classes`): no accuracy. */
+export function isRegression(spec: DataSpec | null): boolean {
+  return spec?.kind === "csv" && spec.classes === null;
+}
+
+/**
+ * `ds` shaped for `program`, or an NN56xx error naming its file: the samples must fit the
+ * model's input (as many CSV features as it takes; an IDX item of the same dimensions, up to
+ * axes of size 1, or of the same size for a flat input), `integers` (not yet checked where the
+ * file holds them) must hold the input's ids, and the labels must be what the steps read:
+ * regression targets of the output's size, or classes (two classes for an output of [1] are
+ * fed as targets 0 and 1).
+ */
+function fitData(
+  ds: Dataset,
+  spec: DataSpec,
+  program: ModelProgram,
+  integers: IntegerInput | undefined,
+): Dataset {
+  const file = { file: ds.source };
+  const shape = (s: readonly number[]) => `[${s.join(", ")}]`;
+  const input = program.inputs.length === 1 ? program.inputs[0]! : undefined;
+  const per = sampleSize(ds);
+  if (input) {
+    const takes = `model ${program.model}'s input ${input.name} takes ${shape(input.shape)}`;
+    const size = sampleSize({ sampleShape: input.shape });
+    if (spec.kind === "csv" && per !== size) {
+      throw fileError(
+        "NN5601",
+        {
+          detail: `the file has ${per} feature column${per === 1 ? "" : "s"} besides the label '${spec.label}', but ${takes} (${size} values per sample)`,
+        },
+        { ...file, line: 1, column: 1 },
+      );
+    }
+    const bare = (s: readonly number[]) => shape(s.filter((d) => d !== 1));
+    const flat = input.shape.length === 1 && per === size;
+    if (spec.kind !== "csv" && !flat && bare(ds.sampleShape) !== bare(input.shape)) {
+      throw fileError(
+        "NN5601",
+        { detail: `the file holds ${describeItems([ds.count, ...ds.sampleShape])}, but ${takes}` },
+        file,
+      );
+    }
+    let inputs = ds.inputs;
+    if (integers) {
+      // Token ids are taken as they are, never scaled like image bytes.
+      inputs = Float32Array.from(ds.inputs.subarray(0, ds.count * per));
+      const k = inputs.findIndex((v) => integerProblem(v, integers) !== undefined);
+      if (k >= 0) {
+        const where = `item ${Math.floor(k / per)}, value ${k % per}, from 0`;
+        throw fileError(
+          "NN5602",
+          { detail: `${inputs[k]} (${where}) ${integerProblem(inputs[k]!, integers)!}` },
+          file,
+        );
+      }
+    }
+    ds = { ...ds, inputs, sampleShape: input.shape };
+  }
+  const want = program.classes;
+  if (want === 0 || ds.classes === want) return ds;
+  if (spec.kind === "csv" && ds.targets) {
+    const output = shape(program.output?.shape ?? []);
+    throw fileError(
+      "NN5601",
+      {
+        detail: `column '${spec.label}' holds one regression target per row, but model ${program.model}'s output is ${output} (${want} values); one column is the target of an output of [1] or [] (for classes, give csv(...) classes: N)`,
+      },
+      { ...file, line: 1, column: 1 },
+    );
+  }
+  if (ds.classes !== 2 || want !== 1) {
+    throw fileError(
+      "NN5601",
+      {
+        detail: `the data has ${ds.classes} classes, but model ${program.model}'s labels take ${want}`,
+      },
+      file,
+    );
+  }
+  return { ...ds, classes: 1, targets: Float32Array.from(ds.labels) };
 }

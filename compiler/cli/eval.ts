@@ -1,13 +1,14 @@
 /**
  * @file `nnc eval FILE --weights CKPT`: loads a checkpoint (validated against the model's
- * variables) and reports loss and accuracy on the train run's validation data.
+ * variables) and reports loss and accuracy (none for regression targets) on the train run's
+ * validation data.
  */
 import { readCheckpoint } from "../../runtime/checkpoint-node.js";
 import { NncModel } from "../../runtime/model.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
 import { dimFlag, type FlagSpec, parseArgs, usage, UsageError } from "./args.js";
 import { compileForInference } from "./tuning.js";
-import { device, guard, loadData, requireFile } from "./common.js";
+import { device, guard, isRegression, loadData, requireFile } from "./common.js";
 import { checkpointTensors } from "../../runtime/program.js";
 
 const flags: Record<string, FlagSpec> = {
@@ -48,24 +49,27 @@ export async function run(args: string[]): Promise<number> {
         process.stderr.write(`${file}: train ${program.run} names no data to evaluate on\n`);
         return 1;
       }
-      const data = loadData(spec, file, f.limit as number | undefined);
+      const data = loadData(spec, file, program, f.limit as number | undefined);
       const model = await NncModel.create(program, dev);
       try {
         model.setWeights(ckpt.tensors);
         const r = await model.evaluate(data);
+        // Regression targets have no classes, so no accuracy either.
+        const accuracy = isRegression(spec) ? null : r.accuracy;
         if (f.json) {
           process.stdout.write(
             JSON.stringify({
               model: program.model,
               samples: r.count,
               loss: r.loss,
-              accuracy: r.accuracy,
+              accuracy,
               device: dev.description,
             }) + "\n",
           );
         } else {
           process.stdout.write(
-            `${program.model}: ${r.count.toLocaleString("en-US")} samples, loss ${r.loss.toFixed(4)}, accuracy ${(100 * r.accuracy).toFixed(2)}%\n`,
+            `${program.model}: ${r.count.toLocaleString("en-US")} samples, loss ${r.loss.toFixed(4)}` +
+              (accuracy === null ? "\n" : `, accuracy ${(100 * accuracy).toFixed(2)}%\n`),
           );
         }
         return 0;

@@ -24,7 +24,7 @@ import { Progress } from "../../runtime/progress.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
 import { dimFlag, parseArgs, parseDims, usage, type FlagSpec } from "./args.js";
 import type { NamedTensor } from "../../runtime/checkpoint.js";
-import { device, guard, loadData, Reported, requireFile } from "./common.js";
+import { device, guard, isRegression, loadData, Reported, requireFile } from "./common.js";
 import {
   fileHash,
   readState,
@@ -175,8 +175,8 @@ function dataFor(
     process.stderr.write(`nnc: trial ${trial} has other data settings; loading its data\n`);
   }
   ctx.data = undefined; // drop the old data before loading the new
-  const train = loadData(s.data, ctx.file, limit);
-  const validation = s.validate ? loadData(s.validate, ctx.file, limit) : undefined;
+  const train = loadData(s.data, ctx.file, program, limit);
+  const validation = s.validate ? loadData(s.validate, ctx.file, program, limit) : undefined;
   ctx.data = { key, train, validation };
   return ctx.data;
 }
@@ -285,6 +285,8 @@ async function trainOne(
   const limit = ctx.limit;
   const { train, validation } = dataFor(ctx, program, limit);
   const source = fileHash(file);
+  // Regression targets have no classes, so no accuracy either: only losses are reported.
+  const regression = isRegression(s.data);
 
   const model = await NncModel.create(program, dev, { seed });
   try {
@@ -359,12 +361,14 @@ async function trainOne(
         ...(validation ? { validation } : {}),
         signal: abort.signal,
         onEpochStart: (e) => progress.startEpoch(e),
-        onProgress: (p) => progress.step(p.step, stepMetrics(p)),
-        onEpoch: async (r) => {
+        onProgress: (p) => progress.step(p.step, stepMetrics(regression ? unclassified(p) : p)),
+        onEpoch: async (fitted) => {
+          const r = regression ? unclassified(fitted) : fitted;
           progress.step(steps);
           progress.endEpoch({
             ...stepMetrics(r),
-            ...(r.valLoss !== undefined ? { valLoss: r.valLoss, valAccuracy: r.valAccuracy! } : {}),
+            ...(r.valLoss !== undefined ? { valLoss: r.valLoss } : {}),
+            ...(r.valAccuracy !== undefined ? { valAccuracy: r.valAccuracy } : {}),
           });
           history.push(r);
           const go = earlyStop(history, s.earlyStop);
@@ -455,8 +459,14 @@ function stepMetrics(m: {
   accuracy: number;
   losses?: Readonly<Record<string, number>>;
 }): { loss?: number; accuracy?: number; losses?: Record<string, number> } {
-  if (!m.losses) return { loss: m.loss, accuracy: m.accuracy };
-  return { losses: stepLosses(m.losses) };
+  if (m.losses) return { losses: stepLosses(m.losses) };
+  return Number.isNaN(m.accuracy) ? { loss: m.loss } : { loss: m.loss, accuracy: m.accuracy };
+}
+
+/** Metrics on regression targets: accuracy NaN (as a multi-step run's), none on validation. */
+function unclassified<T extends { accuracy: number; valAccuracy?: number }>(m: T): T {
+  const { valAccuracy: _, ...rest } = m;
+  return { ...rest, accuracy: NaN } as T;
 }
 
 /** A multi-step run's losses by key: `loss_<step>` (e.g. `loss_generator`). */
@@ -654,7 +664,7 @@ function earlyStop(
     }
   };
   const values = history.map(value);
-  if (values.some((v) => v === undefined)) return true;
+  if (values.some((v) => v === undefined || Number.isNaN(v))) return true;
   const best = Math.max(...(values as number[]).slice(0, -rule.patience));
   return (values as number[]).slice(-rule.patience).some((v) => v > best);
 }

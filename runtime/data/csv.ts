@@ -1,19 +1,28 @@
 /**
  * @file CSV for tabular data: a header row naming the columns, then one sample per row of
- * numeric feature columns and one label column (named by the caller) whose values are class
- * names mapped to indices. Quoted fields ("a, b", "say ""hi""") and CRLF line ends are read
- * per RFC 4180; blank lines are skipped. Every error names file:line:column of the offending
- * field. Without an explicit class list, classes are the distinct labels sorted (numerically
- * when they are all numbers), so the mapping does not depend on the row order.
+ * numeric feature columns and one label column (named by the caller): class names mapped to
+ * indices, or with `regression` a number per row, the sample's target. Quoted fields ("a, b",
+ * "say ""hi""") and CRLF line ends are read per RFC 4180; blank lines are skipped. Every error
+ * names file:line:column of the offending field. Without an explicit class list, classes are
+ * the distinct labels sorted (numerically when they are all numbers), so the mapping does not
+ * depend on the row order; given only their number, numeric labels are the class indices.
  */
 import { fileError } from "../file-errors.js";
-import type { Dataset } from "./dataset.js";
+import { integerProblem, type Dataset, type IntegerInput } from "./dataset.js";
 
 export interface CsvOptions {
   /** The label column's name. */
   readonly label: string;
-  /** Class names in index order; labels outside it are errors. Default: the sorted distinct labels. */
-  readonly classes?: readonly string[];
+  /**
+   * The classes: their names in index order (labels outside it are errors), or their number
+   * (a `.nn` file's `classes`), in which case numeric labels are class indices below it and
+   * names (sorted) may be no more. Default: the sorted distinct labels.
+   */
+  readonly classes?: readonly string[] | number;
+  /** The label column holds regression targets: a number per row (`classes` is then 1). */
+  readonly regression?: boolean;
+  /** The features are ids of this integer model input, each checked where it is. */
+  readonly integers?: IntegerInput;
   /** Feature columns, in order; default every column but the label. */
   readonly features?: readonly string[];
   /** Field separator (default ","). */
@@ -113,7 +122,19 @@ function compareLabels(numeric: boolean) {
   };
 }
 
-/** Parses CSV text into a Dataset of f32 features and class indices. */
+/** The number in field `f` of column `column`, which must be one a 32-bit float holds. */
+function numberIn(f: Field, column: string, source: string): number {
+  const t = f.text.trim();
+  const at = { file: source, line: f.line, column: f.column };
+  if (!numberPattern.test(t)) {
+    throw fileError("NN5204", { value: t === "" ? "an empty value" : `'${t}'`, column }, at);
+  }
+  const v = Number(t);
+  if (!Number.isFinite(Math.fround(v))) throw fileError("NN5207", { value: `'${t}'`, column }, at);
+  return v;
+}
+
+/** Parses CSV text into a Dataset of f32 features and class indices (or regression targets). */
 export function parseCsv(text: string, source: string, options: CsvOptions): Dataset {
   const rows = tokenize(text, source, options.delimiter ?? ",");
   const header = rows[0];
@@ -165,6 +186,7 @@ export function parseCsv(text: string, source: string, options: CsvOptions): Dat
   const width = featureColumns.length;
   const features = new Float32Array(body.length * width);
   const rawLabels: Field[] = [];
+  const ints = options.integers;
   body.forEach((row, r) => {
     if (row.fields.length !== names.length) {
       const extra = row.fields[names.length];
@@ -176,47 +198,82 @@ export function parseCsv(text: string, source: string, options: CsvOptions): Dat
     }
     featureColumns.forEach((c, k) => {
       const f = row.fields[c]!;
-      const t = f.text.trim();
-      if (!numberPattern.test(t)) {
+      const v = numberIn(f, names[c]!, source);
+      const problem = ints && integerProblem(v, ints);
+      if (problem) {
         throw fileError(
-          "NN5204",
-          { value: t === "" ? "an empty value" : `'${t}'`, column: names[c]! },
+          "NN5602",
+          { detail: `${f.text.trim()} in column '${names[c]!}' ${problem}` },
           { file: source, line: f.line, column: f.column },
         );
       }
-      features[r * width + k] = Number(t);
+      features[r * width + k] = v;
     });
     rawLabels.push(row.fields[labelColumn]!);
   });
-  let classNames: readonly string[];
-  if (options.classes) {
-    classNames = options.classes;
-  } else {
-    const distinct = [...new Set(rawLabels.map((f) => f.text.trim()))];
-    const numeric = distinct.every((l) => numberPattern.test(l));
-    classNames = distinct.sort(compareLabels(numeric));
+  const data = { source, inputs: features, sampleShape: [width], count: body.length };
+  if (options.regression) {
+    const targets = Float32Array.from(rawLabels, (f) => numberIn(f, options.label, source));
+    return { ...data, labels: new Int32Array(body.length), classes: 1, targets };
   }
-  const index = new Map(classNames.map((name, i) => [name, i]));
+  const { classNames, classes, indexOf } = classesOf(rawLabels, options.classes);
   const labels = new Int32Array(body.length);
   rawLabels.forEach((f, r) => {
     const t = f.text.trim();
-    const k = index.get(t);
-    if (k === undefined) {
+    const k = indexOf(t);
+    if (typeof k === "string") {
       throw fileError(
         "NN5205",
-        { value: `'${t}'`, classes: `[${classNames.join(", ")}]` },
+        { value: numberPattern.test(t) ? t : `'${t}'`, column: options.label, what: k },
         { file: source, line: f.line, column: f.column },
       );
     }
     labels[r] = k;
   });
+  return { ...data, labels, classes, classNames };
+}
+
+/**
+ * The classes of labels `raw` and each label's index, or what it is not (`one of the classes
+ * [a, b]`): see `CsvOptions.classes`.
+ */
+function classesOf(
+  raw: readonly Field[],
+  given: CsvOptions["classes"],
+): {
+  classNames: readonly string[];
+  classes: number;
+  indexOf: (label: string) => number | string;
+} {
+  if (typeof given === "object") {
+    const index = new Map(given.map((name, i) => [name, i]));
+    const what = `one of the classes [${given.join(", ")}]`;
+    return { classNames: given, classes: given.length, indexOf: (t) => index.get(t) ?? what };
+  }
+  const distinct = [...new Set(raw.map((f) => f.text.trim()))];
+  const numeric = distinct.every((l) => numberPattern.test(l));
+  if (given !== undefined && numeric) {
+    const what = `a class index 0 to ${given - 1} (classes: ${given})`;
+    return {
+      classNames: Array.from({ length: given }, (_, i) => String(i)),
+      classes: given,
+      indexOf: (t) => {
+        const k = Number(t);
+        return Number.isInteger(k) && k >= 0 && k < given ? k : what;
+      },
+    };
+  }
+  const classNames = distinct.sort(compareLabels(numeric));
+  const index = new Map(classNames.map((name, i) => [name, i]));
+  const classes = given ?? classNames.length;
+  const shown = classNames.length > 10 ? [...classNames.slice(0, 10), "..."] : classNames;
+  const what = `a class: the column holds ${classNames.length} distinct labels (${shown.join(", ")}), more than the ${classes} classes`;
   return {
-    source,
-    inputs: features,
-    sampleShape: [width],
-    labels,
-    count: body.length,
-    classes: classNames.length,
     classNames,
+    classes,
+    indexOf: (t) => {
+      const k = index.get(t)!;
+      return k < classes ? k : what;
+    },
   };
 }

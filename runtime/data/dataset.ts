@@ -1,7 +1,7 @@
 /**
  * @file Datasets in memory and the helpers a training loop needs: the `Dataset` type (one
- * flat array of inputs, a per-sample shape, integer labels), building one from IDX arrays with
- * the counts checked against each other, slicing, normalisation of bytes to [0, 1], one-hot
+ * flat array of inputs, a per-sample shape, integer labels or regression targets), building one
+ * from IDX arrays with the counts checked against each other, slicing, normalisation of bytes to [0, 1], one-hot
  * labels, a seeded PRNG (mulberry32: the same numbers in Node and browsers) with an unbiased
  * Fisher-Yates shuffle, and a `Batcher` that fills fixed-size batches into buffers it
  * allocates once, augmenting training images when asked (runtime/augment.ts). No Node
@@ -19,10 +19,16 @@ export interface Dataset {
   /** Images (bytes 0..255, normalised when batched) or features (f32). */
   readonly inputs: Uint8Array | Float32Array;
   readonly sampleShape: readonly number[];
-  /** Class index of each sample, in [0, classes). */
+  /** Class index of each sample, in [0, classes); all 0 for regression data (`targets`). */
   readonly labels: Uint8Array | Int32Array;
   readonly count: number;
+  /** The classes; for regression data (`targets`), the values of each sample's target. */
   readonly classes: number;
+  /**
+   * Regression data: each sample's target, `classes` f32 values per sample, back to back. A
+   * batch's label rows are these values instead of one-hot rows of `labels`.
+   */
+  readonly targets?: Float32Array;
   /** Names of the classes by index, when the data had names (CSV). */
   readonly classNames?: readonly string[];
 }
@@ -73,28 +79,23 @@ export function idxDataset(
       { file: sources.labels },
     );
   }
+  const given = options.classes;
   let maxLabel = -1;
   for (let i = 0; i < count; i++) {
     const l = labels.data[i]!;
-    if (l < 0) {
+    if (l < 0 || (given !== undefined && l >= given)) {
+      const range = given === undefined ? "0 or more" : `0 to ${given - 1} (${given} classes)`;
       throw nncError(
         "NN5105",
-        { detail: `label ${i} is ${l}, but labels are class indices, 0 or more` },
+        {
+          detail: `the label of item ${i} (from 0) is ${l}, but labels are class indices ${range}`,
+        },
         { file: sources.labels },
       );
     }
     if (l > maxLabel) maxLabel = l;
   }
-  const classes = options.classes ?? maxLabel + 1;
-  if (maxLabel >= classes) {
-    throw nncError(
-      "NN5105",
-      {
-        detail: `the file holds label ${maxLabel}, but there are only ${classes} classes (0 to ${classes - 1})`,
-      },
-      { file: sources.labels },
-    );
-  }
+  const classes = given ?? maxLabel + 1;
   const natural = images.dims.slice(1);
   const sampleShape = options.sampleShape ?? natural;
   const per = natural.reduce((a, b) => a * b, 1);
@@ -114,6 +115,27 @@ export function idxDataset(
   };
 }
 
+/** What an integer model input (token ids) takes: whole numbers, below `below` when set. */
+export interface IntegerInput {
+  /** The input's name, for messages. */
+  readonly name: string;
+  /** Ids run from 0 to `below - 1` (the rows of the embedding table the input indexes). */
+  readonly below?: number;
+}
+
+/**
+ * Why `v` is no value of integer input `input` (`is not a whole number; ...`), or undefined:
+ * the rest of a message that starts by naming the value and where it is.
+ */
+export function integerProblem(v: number, input: IntegerInput): string | undefined {
+  if (!Number.isInteger(v)) return `is not a whole number; input ${input.name} takes integer ids`;
+  const { below } = input;
+  if (below !== undefined && (v < 0 || v >= below)) {
+    return `is out of range; input ${input.name} takes ids 0 to ${below - 1}`;
+  }
+  return undefined;
+}
+
 /** Samples [start, start + count) of `ds`, sharing its memory. */
 export function sliceDataset(ds: Dataset, start: number, count: number): Dataset {
   const begin = Math.max(0, Math.min(start, ds.count));
@@ -123,6 +145,7 @@ export function sliceDataset(ds: Dataset, start: number, count: number): Dataset
     ...ds,
     inputs: ds.inputs.subarray(begin * per, end * per),
     labels: ds.labels.subarray(begin, end),
+    ...(ds.targets ? { targets: ds.targets.subarray(begin * ds.classes, end * ds.classes) } : {}),
     count: end - begin,
   };
 }
@@ -208,7 +231,7 @@ export function permutation(
 export interface Batch {
   /** `batchSize` samples, f32 (bytes scaled to [0, 1]); rows past `count` are zero. */
   readonly x: Float32Array;
-  /** One-hot labels, `batchSize * classes`; rows past `count` are zero. */
+  /** One-hot labels (or regression targets), `batchSize * classes`; rows past `count` are zero. */
   readonly y: Float32Array;
   /** Class indices; entries past `count` are 0. */
   readonly labels: Int32Array;
@@ -303,7 +326,7 @@ export class Batcher {
     const start = index * batchSize;
     const count = Math.max(0, Math.min(batchSize, dataset.count - start));
     const { x, y, labels } = batch;
-    const inputs = dataset.inputs;
+    const { inputs, targets } = dataset;
     const bytes = inputs instanceof Uint8Array;
     const aug = this.options.augment;
     const augment = aug && augments(aug.ranges) ? aug : undefined;
@@ -322,7 +345,8 @@ export class Batcher {
       }
       const label = dataset.labels[s]!;
       labels[r] = label;
-      y[r * classes + label] = 1;
+      if (targets) y.set(targets.subarray(s * classes, (s + 1) * classes), r * classes);
+      else y[r * classes + label] = 1;
     }
     if (count < batchSize) {
       x.fill(0, count * per);

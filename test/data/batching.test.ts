@@ -165,6 +165,29 @@ test("f32 inputs are copied unscaled", () => {
   assert.equal([...b.y], [0, 1, 1, 0]);
 });
 
+test("regression targets are the label rows, in the batch's order; slices keep theirs", () => {
+  const ds: Dataset = {
+    source: "r",
+    inputs: new Float32Array([1, 2, 3, 4, 5, 6]),
+    sampleShape: [1],
+    labels: new Int32Array(3),
+    count: 3,
+    classes: 2,
+    targets: new Float32Array([0.5, -1, 2, 3, -4.25, 9]),
+  };
+  const batcher = new Batcher(ds, { batchSize: 2, shuffle: false });
+  const order = Uint32Array.from([2, 0, 1]);
+  const first = batcher.fill(order, 0);
+  assert.equal([...first.x], [3, 1]);
+  assert.equal([...first.y], [-4.25, 9, 0.5, -1]);
+  // The partial last batch: its missing row is zero, not left over from the last batch.
+  const last = batcher.fill(order, 1);
+  assert.is(last.count, 1);
+  assert.equal([...last.y], [2, 3, 0, 0]);
+  const s = sliceDataset(ds, 1, 2);
+  assert.equal([...s.targets!], [2, 3, -4.25, 9]);
+});
+
 test("normalize, oneHot and sliceDataset", () => {
   const ds = tiny(4);
   const n = normalize(ds);

@@ -161,8 +161,14 @@ test("image and label counts must agree", () => {
   writeFileSync(labels, encodeIdx("u8", [3], [1, 0, 12]));
   const c = fails(() => readIdxDataset(images, labels, { classes: 10 }));
   assert.is(
-    c.message,
-    `${labels}: the file holds label 12, but there are only 10 classes (0 to 9)`,
+    renderNncError(c),
+    `${labels}: error NN5105: the label of item 2 (from 0) is 12, but labels are class indices 0 to 9 (10 classes)`,
+  );
+  writeFileSync(labels, encodeIdx("i16", [3], [1, -1, 0]));
+  const n = fails(() => readIdxDataset(images, labels));
+  assert.is(
+    n.message,
+    `${labels}: the label of item 1 (from 0) is -1, but labels are class indices 0 or more`,
   );
   writeFileSync(labels, encodeIdx("u8", [3], [1, 0, 2]));
   const ds = readIdxDataset(images, labels);

@@ -170,7 +170,7 @@ train Tiny { data = csv(path: "tiny.csv", label: "y")
   }
 });
 
-test("NNC_FEED=host, a dataset too big for one binding and a batch too big for the uniform keep the host path", () => {
+test("NNC_FEED=host, a dataset too big for one binding, a batch too big for the uniform and regression targets keep the host path", () => {
   const ds: Dataset = {
     source: "big",
     inputs: new Uint8Array(0),
@@ -186,6 +186,11 @@ test("NNC_FEED=host, a dataset too big for one binding and a batch too big for t
   );
   const small: Dataset = { ...ds, sampleShape: [4], count: 1 };
   assert.is(deviceFeedRefusal(dev, small, 64), undefined);
+  // The gather writes one-hot rows: regression targets are batched on the host.
+  assert.is(
+    deviceFeedRefusal(dev, { ...small, classes: 1, targets: new Float32Array([0.5]) }, 64),
+    "its labels are regression targets, which only host batches hold",
+  );
   // The batch's sample indices go in one uniform buffer: 16 bytes each.
   const most = Math.floor((dev.device.limits.maxUniformBufferBindingSize - 16) / 16);
   assert.is(deviceFeedRefusal(dev, small, most), undefined);
