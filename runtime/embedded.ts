@@ -358,15 +358,26 @@ export class ModelRunner {
                 method,
                 `${what} must be a Float32Array (or a Uint8Array of bytes), got ${typeName(x)}`,
               );
-    // NaN or infinity in one input turns every weight into NaN at the next step.
+    // NaN or infinity in one input turns every weight into NaN at the next step; an
+    // embedding's ids index its table's rows: 0 to below - 1.
+    const below = this.program.inputs[0]!.below;
     const k =
       data instanceof Uint8Array
         ? -1
-        : data.findIndex(ints ? (v) => !Number.isInteger(v) : (v) => !Number.isFinite(v));
+        : data.findIndex(
+            ints
+              ? (v) => !Number.isInteger(v) || (below !== undefined && !(v >= 0 && v < below))
+              : (v) => !Number.isFinite(v),
+          );
     if (k >= 0) {
+      const v = data[k]!;
       this.fail(
         method,
-        `${what} value ${k} is ${data[k]}, not ${ints ? "an integer id" : "a finite number"}`,
+        !ints
+          ? `${what} value ${k} is ${v}, not a finite number`
+          : Number.isInteger(v)
+            ? `${what} hold token id ${v} at value ${k}; ids run from 0 to ${below! - 1}`
+            : `${what} are integer ids, but value ${k} is ${v}`,
       );
     }
     return data;

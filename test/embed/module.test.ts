@@ -14,6 +14,7 @@ import { decodeSafetensors } from "../../runtime/checkpoint.js";
 import { acquireDevice, type NncDevice } from "../../runtime/device.js";
 import { NncError } from "../../runtime/errors.js";
 import { NncModel } from "../../runtime/model.js";
+import { defaultLimits } from "../../runtime/plan.js";
 import {
   importTypeScript,
   maxDiff,
@@ -265,6 +266,42 @@ test("wrongly shaped inputs and labels say what was expected", async () => {
   );
   e = await rejection(() => m.fit({ inputs: x, labels: new Array(n).fill(1) }));
   assert.match(e.message, /^Mnist\.fit\(\): data\.inputs value 2352 is Infinity/);
+  m.dispose();
+});
+
+test("token ids outside the embedding's rows are refused, naming the call, the id and the range", async () => {
+  const text = `model Tok(tokens: [4] int) -> [2] {
+  tokens |> embedding(vocab: 10, dim: 4) |> flatten |> dense(2)
+}
+train Tok {
+  data      = csv(path: "tok.csv", label: "y", classes: 2)
+  loss      = softmax_cross_entropy
+  optimizer = adam
+  batch     = 2
+  epochs    = 1
+}`;
+  const r = compileFile("tok.nn", { limits: defaultLimits, text });
+  assert.equal(r.diagnostics, []);
+  const source = emitModule(r.program!, { predictOutput: r.lowered!.infer.predictOutput });
+  const { Tok } = await importTypeScript<{ Tok: ModelClass }>(space.dir, "Tok", source);
+  const m = await Tok.create({ device: dev.device });
+  assert.is((await m.predict(new Float32Array([0, 9, 3, 4]))).length, 2);
+  let e = await rejection(() => m.predict(new Float32Array([1, 2, 3, 10])));
+  assert.is(e.detail, "Tok.predict(): inputs hold token id 10 at value 3; ids run from 0 to 9");
+  e = await rejection(() => m.predict(Uint8Array.from([1, 200, 3, 4])));
+  assert.is(e.detail, "Tok.predict(): inputs hold token id 200 at value 1; ids run from 0 to 9");
+  const inputs = new Float32Array([0, 1, 2, 3, 4, 5, -7, 6]);
+  e = await rejection(() => m.trainStep({ inputs, labels: [0, 1] }));
+  assert.is(
+    e.detail,
+    "Tok.trainStep(): batch.inputs hold token id -7 at value 6; ids run from 0 to 9",
+  );
+  e = await rejection(() => m.fit({ inputs, labels: [0, 1] }));
+  assert.is(e.detail, "Tok.fit(): data.inputs hold token id -7 at value 6; ids run from 0 to 9");
+  e = await rejection(() => m.evaluate({ inputs: Uint8Array.from(inputs), labels: [0, 1] }));
+  assert.match(e.detail, /^Tok\.evaluate\(\): data\.inputs hold token id \d+ at value 6;/);
+  e = await rejection(() => m.predict(new Float32Array([1, 2.5, 3, 4])));
+  assert.is(e.detail, "Tok.predict(): inputs are integer ids, but value 1 is 2.5");
   m.dispose();
 });
 
