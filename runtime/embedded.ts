@@ -124,7 +124,10 @@ export interface CreateOptions {
 /** Inputs as floats, or as bytes 0..255 (scaled by 1/255, as `nnc train` does with images). */
 export type InputArray = Float32Array | Uint8Array;
 
-/** One full training batch: `inputs` packs the samples row-major; `labels` are class indices. */
+/**
+ * One full training batch: `inputs` packs the samples row-major; `labels` are class indices (a
+ * regression run's: its target values, row-major).
+ */
 export interface TrainingBatch {
   readonly inputs: InputArray;
   readonly labels: ArrayLike<number>;
@@ -419,32 +422,55 @@ export class ModelRunner {
     return data;
   }
 
-  /** Class indices as an Int32Array, each checked to be in [0, classes). */
-  private labels(method: string, labels: unknown, count: number): Int32Array {
-    const classes = this.program.classes;
+  /**
+   * The labels of `count` samples (the first of `labels`, all of them when `exact`): class
+   * indices in [0, classes), or, as `targets`, the values the steps read as they are: 0 or 1
+   * for an output of one value, `classes` finite numbers per sample for a regression run (a
+   * CSV file without `classes`).
+   */
+  private labels(
+    method: string,
+    labels: unknown,
+    count: number,
+    exact = false,
+  ): { labels: Int32Array; targets?: Float32Array } {
+    const c = this.program.classes;
+    const data = this.program.settings.data;
+    const regression = data?.kind === "csv" && data.classes === null;
+    const per = regression ? c : 1;
+    const classes = Math.max(c, 2);
+    const what = regression ? `${per} target value${per === 1 ? "" : "s"}` : "one class index";
     if (
       labels === null ||
       typeof labels !== "object" ||
       typeof (labels as ArrayLike<number>).length !== "number"
     ) {
-      this.fail(method, `labels must be an array of class indices, got ${typeName(labels)}`);
+      this.fail(
+        method,
+        `labels must be an array of numbers (${what} per sample), got ${typeName(labels)}`,
+      );
     }
     const src = labels as ArrayLike<number>;
-    if (src.length !== count) {
-      this.fail(method, `expected ${count} labels (one class index per sample), got ${src.length}`);
+    const n = count * per;
+    if (exact ? src.length !== n : src.length < n) {
+      this.fail(method, `expected ${n} labels (${what} per sample), got ${src.length}`);
     }
     const out = new Int32Array(count);
-    for (let k = 0; k < count; k++) {
+    const targets = regression || c === 1 ? new Float32Array(n) : undefined;
+    for (let k = 0; k < n; k++) {
       const v = src[k]!;
-      if (!Number.isInteger(v) || v < 0 || v >= classes) {
+      if (regression ? !Number.isFinite(v) : !Number.isInteger(v) || v < 0 || v >= classes) {
         this.fail(
           method,
-          `label ${k} is ${String(v)}; labels are class indices 0 to ${classes - 1}`,
+          regression
+            ? `label ${k} is ${String(v)}, not a finite number`
+            : `label ${k} is ${String(v)}; labels are class indices 0 to ${classes - 1}`,
         );
       }
-      out[k] = v;
+      if (targets) targets[k] = v;
+      else out[k] = v;
     }
-    return out;
+    return targets ? { labels: out, targets } : { labels: out };
   }
 
   /** Whether the training steps read labels (a GAN's do not: `classes` is 0). */
@@ -472,19 +498,16 @@ export class ModelRunner {
       };
     }
     if (!("labels" in data)) this.fail(method, `${what}.labels is missing`);
-    const count = data.count ?? data.labels?.length;
-    if (count === undefined) this.fail(method, `${what}.labels is missing`);
+    const d = this.program.settings.data;
+    const per = d?.kind === "csv" && d.classes === null ? this.program.classes : 1;
+    const count = data.count ?? Math.floor((data.labels?.length ?? 0) / per);
     const inputs = this.samples(method, `${what}.inputs`, data.inputs, count);
-    const labels =
-      data.labels.length === count
-        ? this.labels(method, data.labels, count)
-        : this.labels(method, Array.prototype.slice.call(data.labels, 0, count), count);
     return {
       source: `${this.program.model}.${method}() ${what}`,
       // Bytes stay bytes: the device or the batcher scales them as `nnc train` does.
       inputs,
       sampleShape: this.program.inputs[0]!.shape,
-      labels,
+      ...this.labels(method, data.labels, count),
       count,
       classes: this.program.classes,
     };
@@ -506,8 +529,9 @@ export class ModelRunner {
     const y = new Float32Array(n * classes);
     if (this.labelled) {
       if (!("labels" in batch)) this.fail(method, "batch.labels is missing");
-      const labels = this.labels(method, batch.labels, n);
-      for (let k = 0; k < n; k++) y[k * classes + labels[k]!] = 1;
+      const { labels, targets } = this.labels(method, batch.labels, n, true);
+      if (targets) y.set(targets);
+      else for (let k = 0; k < n; k++) y[k * classes + labels[k]!] = 1;
     }
     return this.serial(method, () => this.model.trainStep(x, y));
   }
