@@ -93,6 +93,19 @@ class Printer {
     return to > from && /\n[ \t\r]*\n/.test(this.text.slice(from, to));
   }
 
+  /**
+   * Whether `emit` keeps a blank line before a line from `start` to `lineEnd` printed after code
+   * that ended at `from`: one in the source before it, or before a comment printed ahead of it
+   * (a comment inside the line's code is).
+   */
+  private blankBefore(from: number, start: number, lineEnd: number): boolean {
+    let to = start;
+    for (const c of this.comments) {
+      if (c.span.start >= from && c.span.start < lineEnd) to = Math.max(to, c.span.start);
+    }
+    return this.hasBlank(from, to);
+  }
+
   private canBlank(): boolean {
     const prev = this.out[this.out.length - 1];
     return prev !== undefined && prev !== "" && !/[{(\[]$/.test(prev);
@@ -127,8 +140,8 @@ class Printer {
   private emit(lines: readonly Ln[]): void {
     for (const ln of lines) {
       if (ln.closer) {
-        this.flush(ln.ind + 1, ln.start, false);
-        this.flush(ln.ind, ln.end, false);
+        // Printed before the closing bracket, they are inside its block when parsed again.
+        this.flush(ln.ind + 1, ln.end, false);
       } else {
         this.flush(ln.ind, ln.end, ln.gap === true);
         if (ln.gap && this.canBlank() && this.hasBlank(this.lastEnd, ln.start)) this.out.push("");
@@ -261,7 +274,8 @@ class Printer {
       return rest(single(0, head + ps + tail, start, openEnd));
     }
     const open: Ln[] = [
-      { ind: 0, text: head, start, end: params[0]?.span.start ?? openEnd },
+      // Ends at its `(`: comments after it stay inside the list.
+      { ind: 0, text: head, start, end: this.nextChar("(", start) + 1 },
       ...ps,
       { ind: 0, text: tail, start: openEnd - 1, end: openEnd, closer: true },
     ];
@@ -401,7 +415,9 @@ class Printer {
     };
     entries.forEach((e, i) => {
       const prev = entries[i - 1];
-      if (e.kind !== "Setting" || (prev && this.hasBlank(prev.span.end, e.span.start))) close();
+      const split =
+        prev && this.blankBefore(prev.span.end, e.span.start, this.entry(e, ind, 0)[0]!.end);
+      if (e.kind !== "Setting" || split) close();
       if (e.kind === "Setting") run.push(e);
     });
     close();

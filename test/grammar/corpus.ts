@@ -104,6 +104,35 @@ block pick(x: [n], k: int = 2) {
   let d = a + b; -c
 }
 `,
+  placement: `# comments around if/else, blocks and argument lists
+block pick(
+  # before the first parameter
+  x: [n],   # after x
+  k: int = 2,
+  a_long_parameter_name_so_that_the_list_breaks: int = 3,
+  another_long_parameter_name: int = 4,
+) {
+  let c = if true { # open
+    x
+  } # after if
+  else { x }
+  let d = if k > 1 { x }
+  # before else if
+  else if k == 1 { -x } # after else if
+  else { x }
+  let e = f(x, # first argument
+    g(1, 2),
+  )
+  c
+}
+train T: M {
+  batch = 32
+  metrics
+
+  # inside a setting, after a blank line
+  = [accuracy]
+}
+`,
   comments: `# header comment
 
 # about the block

@@ -1,14 +1,16 @@
 /**
  * @file The canonical printer: exact output for a few constructs, and over the corpus plus every
  * `.nn` under examples/ and stdlib/ (globbed now): idempotence, `parse(format(x))` equal to
- * `parse(x)` ignoring spans, every comment kept, no line left with trailing spaces.
+ * `parse(x)` ignoring spans, every comment kept, no line left with trailing spaces; and
+ * idempotence with a comment inserted after each token of some of the corpus.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { SourceFile } from "../../compiler/source.js";
 import { formatModule } from "../../grammar/format.js";
 import { parseModule } from "../../grammar/index.js";
-import { nnFiles, withoutSpans } from "./corpus.js";
+import { nnLexer } from "../../grammar/tokens.js";
+import { corpus, nnFiles, withoutSpans } from "./corpus.js";
 
 function fmt(text: string): string {
   const r = formatModule(text, "t.nn");
@@ -67,6 +69,48 @@ test("a statement that would continue the previous one keeps a ';'", () => {
 test("files with syntax errors are refused with their diagnostics", () => {
   const r = formatModule("model M( {", "bad.nn");
   assert.ok("diagnostics" in r && r.diagnostics.length > 0);
+});
+
+test("a comment between `}` and `else` goes inside the block it follows, on the first format", () => {
+  const once = fmt(
+    "model M(x: [4]) -> [4] {\n  let c = if true { # open\n    x\n  } # after if\n  else { x }\n  c\n}\n",
+  );
+  assert.is(
+    once,
+    [
+      "model M(x: [4]) -> [4] {",
+      "  let c = if true {  # open",
+      "    x",
+      "    # after if",
+      "  } else {",
+      "    x",
+      "  }",
+      "  c",
+      "}",
+      "",
+    ].join("\n"),
+  );
+  assert.is(fmt(once), once);
+});
+
+test("a comment after any token of the corpus is kept, and a second format changes nothing", () => {
+  // Trailing and own-line comments, and ones with blank lines around them, inside if/else,
+  // blocks, parameter and argument lists, and between a setting's key and its value.
+  for (const name of ["sequences", "placement", "mnist", "gan"]) {
+    const text = corpus[name]!;
+    for (const t of nnLexer.tokenize(text).tokens) {
+      for (const comment of [" # c\n", "\n\n# c\n\n"]) {
+        const at = t.endOffset! + 1;
+        const src = text.slice(0, at) + comment + text.slice(at);
+        if (parseModule(new SourceFile("t.nn", src)).diagnostics.length > 0) continue;
+        const once = fmt(src);
+        const where = `${name}, ${JSON.stringify(comment)} after ${t.image} at ${at}`;
+        assert.is(fmt(once), once, `not idempotent: ${where}`);
+        const kept = parseModule(new SourceFile("t.nn", once)).comments.length;
+        assert.is(kept, parseModule(new SourceFile("t.nn", src)).comments.length, where);
+      }
+    }
+  }
 });
 
 const files = nnFiles();
