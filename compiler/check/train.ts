@@ -47,6 +47,13 @@ export const metricNames = ["accuracy", "loss"] as const;
 const earlyStopFields = ["metric", "patience", "min_delta"];
 const earlyStopMetrics = ["loss", "accuracy", "val_loss", "val_accuracy"];
 
+/**
+ * The largest `seed` (and `nnc train --seed`): the runtime's random streams take 32-bit seeds
+ * (`seed >>> 0`), so a larger or negative one would run as another seed, and could not be
+ * saved and resumed as itself.
+ */
+export const maxSeed = 0xffffffff;
+
 export interface ModelRef {
   readonly decl: ast.ModelDecl;
   readonly args: BoundArgs;
@@ -236,15 +243,24 @@ export function trainConfig(e: Elab, decl: ast.TrainDecl): TrainConfig {
       return;
     e.report("NN3004", s.value.span, { name: s.key.name, expected, found: describe(v) });
   };
-  const intSetting = (key: string, fallback: number, positive: boolean): number => {
+  /** An int setting: a positive one, or one from 0 to `max`. */
+  const intSetting = (
+    key: string,
+    fallback: number,
+    range: "positive" | { readonly max: number },
+  ): number => {
     const r = value(key);
     if (!r) return fallback;
     if (r.v.kind !== "int" || typeof r.v.value !== "number") {
       bad(r.s, "an int", r.v);
       return fallback;
     }
-    if (positive && r.v.value <= 0) {
+    if (range === "positive" && r.v.value <= 0) {
       e.report("NN3012", r.s.value.span, { name: key, found: r.v.value });
+      return fallback;
+    }
+    if (range !== "positive" && (r.v.value < 0 || r.v.value > range.max)) {
+      bad(r.s, `a whole number from 0 to ${range.max}`, r.v);
       return fallback;
     }
     return r.v.value;
@@ -291,9 +307,9 @@ export function trainConfig(e: Elab, decl: ast.TrainDecl): TrainConfig {
     else bad(or.s, "an optimizer, e.g. adam(lr: 0.001)", or.v);
   }
 
-  const batch = intSetting("batch", 32, true);
-  const epochs = intSetting("epochs", 1, true);
-  const seed = intSetting("seed", 0, false);
+  const batch = intSetting("batch", 32, "positive");
+  const epochs = intSetting("epochs", 1, "positive");
+  const seed = intSetting("seed", 0, { max: maxSeed });
 
   let shuffle = true;
   const sr = value("shuffle");

@@ -12,6 +12,8 @@ export interface FlagSpec {
   readonly help: string;
   /** The smallest value an `int` or `number` flag accepts (a smaller one is a usage error). */
   readonly min?: number;
+  /** The largest value an `int` or `number` flag accepts (a larger one is a usage error). */
+  readonly max?: number;
 }
 
 export interface ParsedArgs {
@@ -58,26 +60,35 @@ export function parseArgs(
     const value = inline ?? args[++i];
     if (value === undefined) throw new UsageError(`option --${name} needs a value`);
     if (spec.kind === "string") flags[name] = value;
-    else {
-      const n = Number(value);
-      if (
-        value.trim() === "" ||
-        !Number.isFinite(n) ||
-        (spec.kind === "int" && !Number.isInteger(n))
-      ) {
-        throw new UsageError(
-          `option --${name} needs ${spec.kind === "int" ? "an integer" : "a number"}, got '${value}'`,
-        );
-      }
-      if (spec.min !== undefined && n < spec.min) {
-        throw new UsageError(
-          `option --${name} needs ${spec.kind === "int" ? "an integer" : "a number"} of at least ${spec.min}, got '${value}'`,
-        );
-      }
-      flags[name] = n;
-    }
+    else flags[name] = numberFlag(name, spec, value);
   }
   return { flags, positionals };
+}
+
+/**
+ * The value of a numeric flag, from its `min` to its `max`: an `int` takes plain decimal digits
+ * only (`1e3`, `0x10` and `1.0` are usage errors), and no more digits than a number holds
+ * exactly (within Number.MAX_SAFE_INTEGER) where it has no `min` or `max`.
+ */
+function numberFlag(name: string, spec: FlagSpec, value: string): number {
+  const int = spec.kind === "int";
+  const n = Number(value);
+  const what = int ? "an integer" : "a number";
+  if (value.trim() === "" || !Number.isFinite(n) || (int && !/^[+-]?[0-9]+$/.test(value))) {
+    throw new UsageError(`option --${name} needs ${what}, got '${value}'`);
+  }
+  const min = spec.min ?? (int ? Number.MIN_SAFE_INTEGER : -Infinity);
+  const max = spec.max ?? (int ? Number.MAX_SAFE_INTEGER : Infinity);
+  if (n < min || n > max) {
+    const range =
+      spec.min !== undefined && spec.max !== undefined
+        ? `from ${min} to ${max}`
+        : n < min
+          ? `of at least ${min}`
+          : `of at most ${max}`;
+    throw new UsageError(`option --${name} needs ${what} ${range}, got '${value}'`);
+  }
+  return n;
 }
 
 export function usage(
@@ -98,7 +109,10 @@ export const dimFlag: FlagSpec = {
   help: "sizes of symbolic dimensions of the model's inputs, e.g. T=100 (several: T=100,U=8)",
 };
 
-/** Parses `--dim T=100,U=8` into `{ T: 100, U: 8 }` (undefined: none); a bad value is a usage error. */
+/**
+ * Parses `--dim T=100,U=8` into `{ T: 100, U: 8 }` (undefined: none); a bad value, or a name
+ * given twice, is a usage error.
+ */
 export function parseDims(value: unknown): Record<string, number> | undefined {
   if (value === undefined) return undefined;
   const out: Record<string, number> = {};
@@ -108,6 +122,9 @@ export function parseDims(value: unknown): Record<string, number> | undefined {
       throw new UsageError(
         `option --dim needs NAME=N with N a positive integer (several: T=100,U=8), got '${part}'`,
       );
+    }
+    if (m[1]! in out) {
+      throw new UsageError(`option --dim gives ${m[1]} twice, in '${String(value)}'`);
     }
     out[m[1]!] = Number(m[2]);
   }

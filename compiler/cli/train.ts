@@ -22,6 +22,7 @@ import { formatProfile, kernelProfileOf, profilingRequested } from "../../runtim
 import { checkpointTensors, type ModelProgram } from "../../runtime/program.js";
 import { Progress } from "../../runtime/progress.js";
 import { relaunchQuietly } from "../../runtime/quiet.js";
+import { maxSeed } from "../check/train.js";
 import { dimFlag, parseArgs, parseDims, usage, type FlagSpec } from "./args.js";
 import type { NamedTensor } from "../../runtime/checkpoint.js";
 import { device, guard, isRegression, loadData, Reported, requireFile } from "./common.js";
@@ -42,6 +43,8 @@ const flags: Record<string, FlagSpec> = {
   limit: { kind: "int", min: 1, help: "use only the first N training and validation samples" },
   seed: {
     kind: "int",
+    min: 0,
+    max: maxSeed,
     help: "seed of all the run's randomness: initial weights, shuffling, dropout, noise, augmentation (default: the file's, else 0)",
   },
   resume: {
