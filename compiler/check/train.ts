@@ -199,6 +199,20 @@ export function trainConfig(e: Elab, decl: ast.TrainDecl): TrainConfig {
   const noise: ast.NoiseDecl[] = [];
   const searches: ast.Search[] = [];
   for (const en of entries) collectSearches(en, searches);
+  // The trials are every combination of the searches, each an axis of its own: one inside
+  // another's options would make an axis that exists only for one of its options.
+  const nested = new Set<ast.Search>();
+  for (const s of searches) {
+    const inner: ast.Search[] = [];
+    collectSearches(s.options, inner);
+    for (const i of inner) nested.add(i);
+  }
+  for (const i of nested) {
+    e.report("NN2033", i.span, {
+      what: "a `search` inside a `search`",
+      why: "list every option in one search (search [1, 2, 3])",
+    });
+  }
 
   if (decl.model && !e.program.trains.has(decl.model.name)) {
     const g = e.program.globals.get(file.abs)!;
