@@ -212,9 +212,7 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
     data: dataSpec(st.data),
     validate: dataSpec(st.validate),
     init: st.init,
-    earlyStop: st.earlyStop
-      ? { metric: st.earlyStop.metric, patience: st.earlyStop.patience }
-      : null,
+    earlyStop: st.earlyStop ? { ...st.earlyStop } : null,
     augment: st.augment.map((a) => ({ name: a.name, args: { ...a.args } })),
     search: {
       trial: st.trial,

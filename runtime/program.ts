@@ -68,7 +68,15 @@ export interface TrainSettings {
   readonly validate: DataSpec | null;
   /** Checkpoint to start from (`init = "..."`), relative to the `.nn` file's folder. */
   readonly init: string | null;
-  readonly earlyStop: { readonly metric: string; readonly patience: number } | null;
+  /**
+   * `early_stop`: stop once `metric` has not improved by more than `minDelta` for `patience`
+   * epochs (`nnc train` applies it).
+   */
+  readonly earlyStop: {
+    readonly metric: string;
+    readonly patience: number;
+    readonly minDelta: number;
+  } | null;
   /**
    * Augmentations of training batches, as written (`random_shift` {pixels},
    * `random_rotate` {degrees: `10deg` is 10}, `random_zoom` {factor}, `random_flip` {}); absent

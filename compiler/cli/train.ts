@@ -646,12 +646,17 @@ function epochJson(r: EpochResult): Record<string, number | null> {
   };
 }
 
-/** False (stop) when the watched metric has not improved for `patience` epochs. */
-function earlyStop(
+/**
+ * False (stop) when the watched metric has not improved for `patience` epochs, as Keras's
+ * EarlyStopping does: an epoch improves on the best so far only by more than `minDelta` (its
+ * size: a negative one counts as positive), and only an improvement becomes the new best.
+ */
+export function earlyStop(
   history: readonly EpochResult[],
-  rule: { metric: string; patience: number } | null,
+  rule: { metric: string; patience: number; minDelta: number } | null,
 ): boolean {
   if (!rule || history.length <= rule.patience) return true;
+  // Higher is better: losses are negated.
   const value = (r: EpochResult): number | undefined => {
     switch (rule.metric) {
       case "val_accuracy":
@@ -667,7 +672,16 @@ function earlyStop(
     }
   };
   const values = history.map(value);
+  // A metric a run does not have (accuracy of a regression run: NaN) never stops it.
   if (values.some((v) => v === undefined || Number.isNaN(v))) return true;
-  const best = Math.max(...(values as number[]).slice(0, -rule.patience));
-  return (values as number[]).slice(-rule.patience).some((v) => v > best);
+  const minDelta = Math.abs(rule.minDelta);
+  let best = -Infinity;
+  let wait = 0;
+  for (const v of values as number[]) {
+    if (v - minDelta > best) {
+      best = v;
+      wait = 0;
+    } else wait++;
+  }
+  return wait < rule.patience;
 }
