@@ -1,8 +1,9 @@
 /**
  * @file `nnc check FILE... [--format json]`: checks each file and reports every diagnostic.
  * Exit 0 when clean, 1 with diagnostics (rendered on stderr, or a JSON array on stdout with
- * `--format json`), 2 for a usage error or a missing file. An internal failure is reported as a
- * diagnostic, never as a stack trace.
+ * `--format json`), 2 for a usage error or a missing file (the other files are still checked
+ * and their diagnostics reported). An internal failure is reported as a diagnostic, never as a
+ * stack trace.
  */
 import { type CheckResult, checkFile } from "../index.js";
 import {
@@ -57,16 +58,17 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`${usage}\n`);
     return 2;
   }
+  const json: JsonDiagnostic[] = [];
+  let count = 0;
+  let missing = 0;
   for (const f of files) {
+    // A file that cannot be read is reported in its turn; the others are still checked.
     const problem = unreadable(f);
     if (problem !== null) {
       process.stderr.write(`nnc check: ${f}: ${problem}\n`);
-      return 2;
+      missing++;
+      continue;
     }
-  }
-  const json: JsonDiagnostic[] = [];
-  let count = 0;
-  for (const f of files) {
     const r = safeCheck(f);
     count += r.diagnostics.length;
     for (const d of r.diagnostics) {
@@ -76,5 +78,5 @@ export async function run(args: string[]): Promise<number> {
   }
   if (format === "json") process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   else if (count > 0) process.stderr.write(`${count} error${count === 1 ? "" : "s"}\n`);
-  return count > 0 ? 1 : 0;
+  return missing > 0 ? 2 : count > 0 ? 1 : 0;
 }

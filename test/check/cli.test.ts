@@ -1,6 +1,7 @@
 /**
  * @file End-to-end tests of `nnc check` and `nnc summary` (spawning dist/bin/nnc.js): exit
- * codes, the rendered diagnostic format, `--format json`, and the MNIST summary's totals.
+ * codes, the rendered diagnostic format, `--format json`, a missing file among several, and the
+ * MNIST summary's totals.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -93,6 +94,25 @@ test("usage errors and missing files exit 2", async () => {
   assert.is((await inProcess("summary")).code, 2);
   assert.is((await inProcess("summary", "no/such/file.nn")).code, 2);
   assert.is((await inProcess("summary", "--format", "xml")).code, 2);
+});
+
+test("a missing file among several: the others' diagnostics are still reported, exit 2", async () => {
+  const bad = "test/golden/check/name-misspelt-layer/input.nn";
+  const r = await inProcess("check", bad, "no/such/file.nn", "examples/mnist.nn");
+  assert.is(r.code, 2);
+  const lines = r.stderr.trimEnd().split("\n");
+  assert.match(lines[0]!, `${bad}:2:12: error NN2001: unknown name`);
+  assert.is(lines[3], "nnc check: no/such/file.nn: no such file");
+  assert.is(lines[4], "1 error");
+  assert.is(lines.length, 5);
+  // With --format json the diagnostics are still on stdout.
+  const j = await inProcess("check", "--format", "json", "no/such/file.nn", bad);
+  assert.is(j.code, 2);
+  assert.is(j.stderr, "nnc check: no/such/file.nn: no such file\n");
+  assert.equal(
+    (JSON.parse(j.stdout) as { code: string }[]).map((d) => d.code),
+    ["NN2001"],
+  );
 });
 
 test("a folder, a binary file and a 100,000-character line get one clear message each", async () => {
