@@ -94,11 +94,16 @@ export function readPngChunks(bytes: Uint8Array, source: string): PngChunks {
   const at = { file: source };
   for (let i = 0; i < 8; i++) {
     if (bytes[i] !== signature[i]) {
+      // Truncated only when what there is starts the signature; any other bytes are not a PNG.
+      if (bytes.length > 0 && bytes.length < 8 && bytes.every((b, k) => b === signature[k])) {
+        const detail = `the file holds ${bytes.length} bytes, fewer than the 8-byte PNG signature`;
+        throw fileError("NN5303", { detail }, at);
+      }
       const detail =
-        bytes.length < 8 && bytes.every((b, k) => b === signature[k])
-          ? `the file holds ${bytes.length} bytes, fewer than the 8-byte PNG signature`
+        bytes.length === 0
+          ? "the file is empty"
           : "the file does not start with the PNG signature 89 50 4E 47 0D 0A 1A 0A";
-      throw fileError(bytes.length < 8 ? "NN5303" : "NN5301", { detail }, at);
+      throw fileError("NN5301", { detail }, at);
     }
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

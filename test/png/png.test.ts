@@ -238,6 +238,14 @@ test("corrupt files: signature, CRC, truncation, bad data; each names the file",
     e(good.subarray(0, 5)).message,
     "digit.png: PNG is truncated: the file holds 5 bytes, fewer than the 8-byte PNG signature",
   );
+  // A short file that does not start like a PNG is not one (it is not a truncated PNG).
+  const hello = e(new TextEncoder().encode("hello"));
+  assert.is(hello.code, "NN5301");
+  assert.is(
+    hello.message,
+    "digit.png: not a PNG file: the file does not start with the PNG signature 89 50 4E 47 0D 0A 1A 0A",
+  );
+  assert.is(e(new Uint8Array(0)).message, "digit.png: not a PNG file: the file is empty");
   // Flip a bit in the IDAT body (after signature 8 + IHDR 25 + IDAT header 8).
   const flipped = good.slice();
   flipped[8 + 25 + 8 + 3] ^= 1;
