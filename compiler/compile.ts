@@ -17,7 +17,7 @@ import { isConcrete, symbolsOf } from "./dims.js";
 import type { DeviceLimitsLike, KernelPlan } from "../runtime/plan.js";
 import type { DataSpec, ModelProgram, ProgramStep, ProgramVariable } from "../runtime/program.js";
 import type { DataSource } from "./check/values.js";
-import type { Span } from "./source.js";
+import { fileSpan, type Span } from "./source.js";
 
 export interface CompileOptions {
   /** The train section to compile (default: the only one, else the first). */
@@ -146,7 +146,8 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
   if (!checked.program) return fail(checked.diagnostics);
   const program = checked.program;
   const runs = [...program.trains.keys()];
-  const entrySpan = program.program.entry.module.span;
+  // Not a place in the file: a run it lacks (or none at all) is about the whole file.
+  const entrySpan = fileSpan(program.program.entry.module.span.file);
   if (runs.length === 0) return fail([diag("NN4010", entrySpan, { file: path })]);
   const run = opts.run ?? runs[0]!;
   if (!program.trains.has(run)) {

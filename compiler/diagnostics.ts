@@ -35,7 +35,7 @@ export class SourceMap {
 
 export function location(sources: SourceMap, span: Span): string {
   const file = sources.get(span.file);
-  if (!file) return span.file;
+  if (!file || span.start < 0) return span.file;
   const p = file.position(span.start);
   return `${span.file}:${p.line}:${p.column}`;
 }
@@ -76,7 +76,7 @@ function excerpt(file: SourceFile, span: Span): string[] {
 export function renderDiagnostic(sources: SourceMap, d: Diagnostic): string {
   const lines = [`${location(sources, d.span)}: ${d.severity} ${d.code}: ${d.message}`];
   const file = sources.get(d.span.file);
-  if (file) lines.push(...excerpt(file, d.span));
+  if (file && d.span.start >= 0) lines.push(...excerpt(file, d.span));
   for (const n of d.notes) {
     lines.push(
       n.span ? `  note: ${n.message} (${location(sources, n.span)})` : `  note: ${n.message}`,
@@ -98,7 +98,8 @@ export interface JsonDiagnostic {
 }
 
 export function diagnosticToJson(sources: SourceMap, d: Diagnostic): JsonDiagnostic {
-  const file = sources.get(d.span.file);
+  // Line 0: no place in the file (it is not in `sources`, or the span is a fileSpan).
+  const file = d.span.start >= 0 ? sources.get(d.span.file) : undefined;
   const s = file?.position(d.span.start) ?? { line: 0, column: 0 };
   const e = file?.position(d.span.end) ?? { line: 0, column: 0 };
   return {

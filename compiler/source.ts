@@ -60,5 +60,13 @@ export function joinSpans(a: Span, b: Span): Span {
   return { file: a.file, start: Math.min(a.start, b.start), end: Math.max(a.end, b.end) };
 }
 
+/**
+ * A span for a whole file, when no place in it is to blame (a `--run` that names none of its
+ * train sections): diagnostics show the file's path alone, without a line or an excerpt.
+ */
+export function fileSpan(file: string): Span {
+  return { file, start: -1, end: -1 };
+}
+
 /** A span for things the compiler made up (e.g. the implicit batch axis). */
 export const noSpan: Span = { file: "<builtin>", start: 0, end: 0 };

@@ -31,7 +31,7 @@ import { isConcrete, type Shape } from "../dims.js";
 import type { Diagnostic } from "../diagnostics.js";
 import { diag } from "../messages.js";
 import type { DType } from "../primitives.js";
-import type { Span } from "../source.js";
+import { fileSpan, type Span } from "../source.js";
 import type { Graph, Variable } from "./graph.js";
 
 export interface LowerOptions {
@@ -192,7 +192,7 @@ export function lowerTrainChecked(
   const t = checked.trains.get(trainName);
   const decl = t?.decl ?? checked.program.trains.get(trainName);
   if (!decl) {
-    const span = checked.program.entry.module.span;
+    const span = fileSpan(checked.program.entry.module.span.file);
     return { train: null, diagnostics: [diag("NN3018", span, { name: trainName, hint: "" })] };
   }
   const grid = t?.grid ?? [];

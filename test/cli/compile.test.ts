@@ -1,11 +1,16 @@
 /**
  * @file Every example compiles all the way to a ModelProgram (check, lower, autodiff, fusion,
  * kernel plans) without a device, the GAN to one plan per step; a run the CLI cannot train as
- * written (an unbound sequence length) ends in a diagnostic, never an exception.
+ * written (an unbound sequence length) ends in a diagnostic, never an exception; one about the
+ * whole file (a `--run` it lacks) names the file alone.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { compileFile } from "../../compiler/compile.js";
+import { diagnosticToJson, renderDiagnostic } from "../../compiler/diagnostics.js";
 import { defaultLimits } from "../../runtime/plan.js";
 import { fromRoot } from "../util/golden.js";
 
@@ -56,6 +61,36 @@ test("a batch the caller passes that is not a positive integer is a diagnostic, 
     assert.is(r.diagnostics.length, 1);
     assert.is(r.diagnostics[0]!.code, "NN3012");
     assert.match(r.diagnostics[0]!.message, /must be positive/);
+  }
+});
+
+test("a run the file lacks, or a file without train sections, is about the whole file", () => {
+  // Not at a place in it: the file's first line (a comment) has nothing to do with it.
+  const mlp = fromRoot("examples", "mlp.nn");
+  const r = compileFile(mlp, { limits, run: "Nope" });
+  assert.is(r.program, null);
+  assert.is(r.diagnostics.length, 1);
+  const shown = r.diagnostics[0]!.span.file; // as the file's other diagnostics show it
+  assert.ok(shown.endsWith("examples/mlp.nn"), shown);
+  assert.is(
+    renderDiagnostic(r.sources, r.diagnostics[0]!),
+    `${shown}: error NN3018: unknown train 'Nope' (train sections: Mlp)`,
+  );
+  const json = diagnosticToJson(r.sources, r.diagnostics[0]!);
+  assert.equal([json.file, json.line, json.column], [shown, 0, 0]);
+
+  const dir = mkdtempSync(join(tmpdir(), "nnc-compile-"));
+  try {
+    const file = join(dir, "no-train.nn");
+    writeFileSync(file, "# A model alone.\nmodel M(x: [4]) -> [4] { x }\n");
+    const none = compileFile(file, { limits });
+    assert.is(none.diagnostics.length, 1);
+    assert.is(
+      renderDiagnostic(none.sources, none.diagnostics[0]!),
+      `${none.diagnostics[0]!.span.file}: error NN4010: ${file} has no train section to compile; add \`train ModelName { ... }\``,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
