@@ -394,7 +394,11 @@ async function trainOne(
     const seconds = (performance.now() - ctx.started) / 1000;
     process.stderr.write(
       `nnc: ${interrupted ? "stopped" : "done"}${label} in ${seconds.toFixed(1)} s; weights in ${ckpt}, metrics in ${metricsPath}` +
-        (interrupted ? `; --resume continues from the end of epoch ${history.length}` : "") +
+        (!interrupted
+          ? ""
+          : history.length > 0
+            ? `; --resume continues from the end of epoch ${history.length}`
+            : "; no epoch finished, so there is no state to resume from (train again to start over)") +
         "\n",
     );
     if (profilingRequested()) await printKernelProfile(program);

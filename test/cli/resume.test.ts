@@ -2,9 +2,9 @@
  * @file `nnc train --resume` end to end through the CLI: training 2 epochs straight, and 1
  * epoch then `--resume` to 2, give bit-identical weights (a model with dropout, so the step
  * counter matters too; the GAN's resume is in seed.test.ts); so does a run interrupted
- * (SIGINT) during its second epoch and resumed. Resuming with the
- * optimizer state zeroed (what restarting from the weights alone did) does not, so the
- * comparison can fail. metrics.jsonl is continued, the weights file stays weights-only, and
+ * (SIGINT) during its second epoch and resumed; one interrupted in its first epoch says there
+ * is nothing to resume. Resuming with the optimizer state zeroed (what restarting from the
+ * weights alone did) does not, so the comparison can fail. metrics.jsonl is continued, the weights file stays weights-only, and
  * every refusal (nothing to resume, a corrupt or foreign state, a different --seed) exits 1
  * naming the file; a finished run says so and exits 0, and `--epochs N` trains on.
  */
@@ -210,6 +210,31 @@ test("a run interrupted during its second epoch resumes from the end of the firs
   );
   assert.ok(same(join(straight, "Drop.safetensors"), join(out, "Drop.safetensors")));
   assert.is(readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").length, 2);
+});
+
+test("a run interrupted during its first epoch says there is nothing to resume", async () => {
+  const out = join(dir, "interrupted-first");
+  const child = spawn(process.execPath, [nnc, "train", file, "--limit", LIMIT, "--out", out], {
+    cwd: dir,
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (d: string) => {
+    if (!/nnc: training/.test(stderr) && /nnc: training/.test(stderr + d)) child.kill("SIGINT");
+    stderr += d;
+  });
+  const code = await new Promise<number>((res) => child.on("close", (c) => res(c ?? -1)));
+  assert.is(code, 130, stderr);
+  noStackTrace(stderr);
+  assert.match(
+    stderr,
+    "; no epoch finished, so there is no state to resume from (train again to start over)\n",
+  );
+  assert.not.match(stderr, "--resume continues");
+  assert.is(readCheckpoint(join(out, "Drop.safetensors")).metadata.interrupted_in_epoch, "1");
+  assert.not.ok(existsSync(join(out, "Drop.state.safetensors")));
 });
 
 test("refusals exit 1 and name the file", () => {
