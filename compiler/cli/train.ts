@@ -133,7 +133,7 @@ export async function run(args: string[]): Promise<number> {
           : undefined;
         const r = await trainOne(ctx, point?.program ?? first, outDir, "", point);
         if (f.json) process.stdout.write(JSON.stringify(summaryJson(ctx, r)) + "\n");
-        return r.interrupted ? 130 : 0;
+        return r.interrupted ? 130 : r.diverged !== undefined ? 1 : 0;
       }
       return await searchTrials(ctx, first, trials, compileTrial, outDir);
     } finally {
@@ -239,6 +239,8 @@ interface TrainOutcome {
   readonly program: ModelProgram;
   readonly history: readonly EpochResult[];
   readonly interrupted: boolean;
+  /** The epoch whose training loss was NaN or infinite: training stopped, nothing saved. */
+  readonly diverged?: number;
   readonly ckpt: string;
   readonly imagesPerSecond: number;
 }
@@ -324,6 +326,7 @@ async function trainOne(
     };
     process.on("SIGINT", onInt);
     let interrupted = false;
+    let diverged: number | undefined;
     /** The weights after `epoch`, then (unless `partial`) the state to resume from. */
     const save = async (epoch: number, partial: boolean, stoppedEarly = false) => {
       const weights = await model.getWeights();
@@ -373,13 +376,18 @@ async function trainOne(
             ...(r.valLoss !== undefined ? { valLoss: r.valLoss } : {}),
             ...(r.valAccuracy !== undefined ? { valAccuracy: r.valAccuracy } : {}),
           });
+          const line = () => JSON.stringify(epochJson(r)) + "\n";
+          if (!Number.isFinite(r.loss)) {
+            // Saved, its weights (NaN) would replace the last good ones.
+            diverged = r.epoch;
+            writeOrFail(metricsPath, () => appendFileSync(metricsPath, line()));
+            return false;
+          }
           history.push(r);
           const go = earlyStop(history, s.earlyStop);
           // The weights first: a metrics line that cannot be written must not cost them.
           await save(r.epoch, false, !go);
-          writeOrFail(metricsPath, () =>
-            appendFileSync(metricsPath, JSON.stringify(epochJson(r)) + "\n"),
-          );
+          writeOrFail(metricsPath, () => appendFileSync(metricsPath, line()));
           return go;
         },
       });
@@ -392,6 +400,15 @@ async function trainOne(
       progress.finish();
     }
     const seconds = (performance.now() - ctx.started) / 1000;
+    if (diverged !== undefined) {
+      const kept = history.at(-1);
+      process.stderr.write(
+        `nnc: epoch ${diverged}${label} ended with a training loss that is not a number (the run diverged), so its weights were not saved; ` +
+          (kept ? `${ckpt} keeps epoch ${kept.epoch}'s` : "no epoch finished before it") +
+          `; a lower learning rate may help (metrics in ${metricsPath})\n`,
+      );
+      return { program, history, interrupted, diverged, ckpt, imagesPerSecond: rate(history) };
+    }
     process.stderr.write(
       `nnc: ${interrupted ? "stopped" : "done"}${label} in ${seconds.toFixed(1)} s; weights in ${ckpt}, metrics in ${metricsPath}` +
         (!interrupted
@@ -582,6 +599,10 @@ async function searchTrials(
   }
   const ranked = [...done].sort((a, b) => score(b) - score(a));
   const best = ranked[0]!;
+  if (!lastEpoch(best)) {
+    process.stderr.write(`nnc: no trial finished an epoch; nothing to rank\n`);
+    return interrupted ? 130 : 1;
+  }
   const target = join(outDir, `${first.model}.safetensors`);
   writeFileAtomically(target, readFileSync(best.ckpt));
   const pct = (v: number | undefined) => (v === undefined ? "-" : `${(v * 100).toFixed(2)}%`);
@@ -589,7 +610,8 @@ async function searchTrials(
   const rows = ranked.map((r) => {
     const last = lastEpoch(r);
     const search = r.program.settings.search!;
-    return `  ${String(search.trial).padStart(3)}  ${pct(last?.valAccuracy).padStart(8)}  ${num(last?.valLoss).padStart(8)}  ${num(last?.loss).padStart(8)}  ${search.choices.join(", ")}`;
+    const note = r.diverged !== undefined ? ` (diverged in epoch ${r.diverged})` : "";
+    return `  ${String(search.trial).padStart(3)}  ${pct(last?.valAccuracy).padStart(8)}  ${num(last?.valLoss).padStart(8)}  ${num(last?.loss).padStart(8)}  ${search.choices.join(", ")}${note}`;
   });
   process.stderr.write(
     [

@@ -7,7 +7,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readCheckpoint } from "../../runtime/checkpoint-node.js";
@@ -278,5 +278,27 @@ import * as checkpointModule from "../../runtime/checkpoint.js";
 function require_checkpoint() {
   return checkpointModule;
 }
+
+test("a run whose loss turns NaN stops, exit 1, saving no NaN weights", () => {
+  const file = join(dir, "diverge.nn");
+  writeFileSync(
+    file,
+    readFileSync(fromRoot("examples/mlp.nn"), "utf8").replace("adam(lr: 0.001)", "sgd(lr: 1e6)"),
+  );
+  const out = join(dir, "diverge");
+  const r = run(["train", file, "--limit", "256", "--epochs", "3", "--out", out]);
+  assert.is(r.code, 1, r.stderr);
+  noStackTrace(r.stderr);
+  assert.match(
+    r.stderr,
+    "nnc: epoch 1 ended with a training loss that is not a number (the run diverged), so its " +
+      "weights were not saved; no epoch finished before it; a lower learning rate may help",
+  );
+  assert.not.match(r.stderr, "epoch 2/3");
+  assert.not.ok(existsSync(join(out, "Mlp.safetensors")));
+  assert.not.ok(existsSync(join(out, "Mlp.state.safetensors")));
+  const line = JSON.parse(readFileSync(join(out, "metrics.jsonl"), "utf8")) as { loss: unknown };
+  assert.is(line.loss, null);
+});
 
 test.run();
