@@ -15,8 +15,7 @@ import { CompilerBug, type Diagnostic, type SourceMap } from "./diagnostics.js";
 import { diag } from "./messages.js";
 import { isConcrete, symbolsOf } from "./dims.js";
 import type { DeviceLimitsLike, KernelPlan } from "../runtime/plan.js";
-import type { DataSpec, ModelProgram, ProgramStep, ProgramVariable } from "../runtime/program.js";
-import type { DataSource } from "./check/values.js";
+import type { ModelProgram, ProgramStep, ProgramVariable } from "../runtime/program.js";
 import { fileSpan, type Span } from "./source.js";
 
 export interface CompileOptions {
@@ -50,18 +49,6 @@ export interface CompileResult {
 
 export const LOSS_SUM = "metrics.loss_sum";
 export const CORRECT_SUM = "metrics.correct_sum";
-
-function dataSpec(d: DataSource | null): DataSpec | null {
-  if (!d) return null;
-  switch (d.kind) {
-    case "mnist":
-      return { kind: "mnist", split: d.split };
-    case "idx":
-      return { kind: "idx", images: d.images, labels: d.labels, classes: d.classes };
-    case "csv":
-      return { kind: "csv", path: d.path, label: d.label, classes: d.classes };
-  }
-}
 
 function builderFrom(g: Graph): GraphBuilder {
   const b = new GraphBuilder();
@@ -210,8 +197,8 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
     seed: st.seed,
     shuffle: st.shuffle,
     metrics: st.metrics,
-    data: dataSpec(st.data),
-    validate: dataSpec(st.validate),
+    data: st.data,
+    validate: st.validate,
     init: st.init,
     earlyStop: st.earlyStop ? { ...st.earlyStop } : null,
     augment: st.augment.map((a) => ({ name: a.name, args: { ...a.args } })),

@@ -263,7 +263,7 @@ export class KernelProfiler {
    * kernels update in place are copied aside first and back after, so training state is kept.
    */
   private async hostTimed(): Promise<KernelProfile> {
-    const { device, steps } = this.target;
+    const { steps } = this.target;
     for (const s of steps) {
       if (!s.pipeline) throw new Error("pipelines are still compiling; await ready() first");
     }

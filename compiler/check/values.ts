@@ -13,6 +13,7 @@ import { type Dim, type Shape, formatShape } from "../dims.js";
 import type { InitSpec } from "../primitives.js";
 import type { Span } from "../source.js";
 import type { Builtin } from "./builtins.js";
+import type { DataSpec } from "../../runtime/program.js";
 
 /** Where a tensor came from: the last block call that produced it (for hints). */
 export interface Origin {
@@ -41,20 +42,8 @@ export interface BoundArgs {
 
 export const noArgs: BoundArgs = { positional: [], named: new Map() };
 
-export type DataSource =
-  | { readonly kind: "mnist"; readonly split: "train" | "test" }
-  | {
-      readonly kind: "idx";
-      readonly images: string;
-      readonly labels: string;
-      readonly classes: number;
-    }
-  | {
-      readonly kind: "csv";
-      readonly path: string;
-      readonly label: string;
-      readonly classes: number | null;
-    };
+/** A train block's data source: the program's DataSpec, as the runtime reads it. */
+export type DataSource = DataSpec;
 
 export type Value =
   | { readonly kind: "error" }

@@ -284,7 +284,7 @@ export function argmaxEmitter(ctx: EmitCtx<"argmax">): Emitted {
 // Tables
 
 export function gatherEmitter(ctx: EmitCtx<"gather">): Emitted {
-  const [table, idx] = ctx.inputs as [(typeof ctx.inputs)[0], (typeof ctx.inputs)[0]];
+  const table = ctx.inputs[0]!;
   const rows = table.shape[0]!;
   const inner = numel(table.shape.slice(1));
   const zero = literal(0, ctx.dtype);
