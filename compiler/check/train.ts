@@ -163,6 +163,26 @@ function entriesOf(
   return [...kept, ...own];
 }
 
+/**
+ * The chain of `train X: Y` from `decl` back to `decl` when `decl` inherits from itself
+ * (`train A: B`, `train B: A`: [A, B, A]); null when it does not. A name that closes the
+ * chain but also names a model is that model (`train Mnist: Mnist`), as in defaultModel.
+ */
+function inheritanceCycle(program: Program, decl: ast.TrainDecl): ast.TrainDecl[] | null {
+  const chain = [decl];
+  for (let t = decl; t.model;) {
+    const base = program.trains.get(t.model.name);
+    if (!base) return null;
+    if (chain.includes(base)) {
+      const g = program.globals.get(program.fileOf.get(t)!.abs)!;
+      return base === decl && g.get(t.model.name)?.kind !== "Model" ? [...chain, base] : null;
+    }
+    chain.push(base);
+    t = base;
+  }
+  return null;
+}
+
 /** The model a train trains when no `model = ...` setting says. */
 function defaultModel(
   e: Elab,
@@ -214,6 +234,13 @@ export function trainConfig(e: Elab, decl: ast.TrainDecl): TrainConfig {
     });
   }
 
+  const cycle = inheritanceCycle(e.program, decl);
+  if (cycle && decl.model) {
+    e.report("NN3021", decl.model.span, {
+      train: decl.name.name,
+      cycle: cycle.map((t) => t.name.name).join(" -> "),
+    });
+  }
   if (decl.model && !e.program.trains.has(decl.model.name)) {
     const g = e.program.globals.get(file.abs)!;
     const m = g.get(decl.model.name);

@@ -69,4 +69,5 @@ export const checkMessages = {
     "the size of dimension '{name}' is unknown; bind it to a number to build the graphs (e.g. --dim {name}=100)",
   NN3020:
     "augmentations transform images, but model {model} takes {input}: {shape}; an image input is [H, W, C] or [H, W]",
+  NN3021: "train {train} inherits from itself: {cycle}",
 } as const;

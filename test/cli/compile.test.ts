@@ -94,4 +94,20 @@ test("a run the file lacks, or a file without train sections, is about the whole
   }
 });
 
+test("a train that inherits from itself is NN3021 at its base's name, not a silent failure", () => {
+  const r = compileFile(fromRoot("test/golden/check/train-inheritance-cycle/input.nn"), {
+    limits,
+    run: "A",
+  });
+  assert.is(r.program, null);
+  assert.equal(
+    r.diagnostics.map((d) => `${d.code} ${d.message}`),
+    [
+      "NN3021 train A inherits from itself: A -> B -> A",
+      "NN3021 train B inherits from itself: B -> A -> B",
+      "NN3021 train C inherits from itself: C -> C",
+    ],
+  );
+});
+
 test.run();
