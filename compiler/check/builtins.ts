@@ -620,6 +620,8 @@ def("one_hot", "x, classes", (e, args, span) => {
   const x = tensor(e, args, "x", "one_hot");
   const n = intArg(e, args, "classes", "one_hot");
   if (!x || n === null) return ERR;
+  if (n < 1)
+    return expected(e, args.get("classes")!, "one_hot", "classes", "an int of at least 1") ?? ERR;
   const full = e.b.shape(x.node);
   const f = e.dtype(x) === "f32" ? x.node : e.b.add("cast", [x.node], { to: "f32" }, span);
   const r = e.b.add("reshape", [f], { shape: [...full, 1] }, span);
