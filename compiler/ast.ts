@@ -256,6 +256,21 @@ export interface Binary extends Node {
   readonly right: Expr;
 }
 
+/**
+ * A left-nested chain of binary operators and pipes (`a + b - c`, `x |> f |> g(2)`): its first
+ * operand and its links, innermost first. Walkers go down a chain of thousands of terms with a
+ * loop over the links rather than a recursion per term.
+ */
+export function leftChain(e: Binary | Pipe): { first: Expr; links: (Binary | Pipe)[] } {
+  const links: (Binary | Pipe)[] = [];
+  let first: Expr = e;
+  while (first.kind === "Binary" || first.kind === "Pipe") {
+    links.push(first);
+    first = first.left;
+  }
+  return { first, links: links.reverse() };
+}
+
 export interface Unary extends Node {
   readonly kind: "Unary";
   readonly op: "-" | "not";

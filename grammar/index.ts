@@ -13,7 +13,7 @@ import type { Module } from "../compiler/ast.js";
 import type { Diagnostic } from "../compiler/diagnostics.js";
 import { diag } from "../compiler/messages.js";
 import type { SourceFile, Span } from "../compiler/source.js";
-import { nnParser } from "./parser.js";
+import { NestingTooDeep, nnParser } from "./parser.js";
 import { toAst } from "./to-ast.js";
 import * as t from "./tokens.js";
 
@@ -34,6 +34,16 @@ export function parseModule(file: SourceFile): ParseResult {
     return parse(file);
   } catch (err) {
     const span = { file: file.path, start: 0, end: 0 };
+    if (err instanceof NestingTooDeep) {
+      const at = isReal(err.token)
+        ? { ...span, start: err.token.startOffset, end: err.token.endOffset! + 1 }
+        : span;
+      return {
+        module: { kind: "Module", path: file.path, items: [], span },
+        diagnostics: [diag("NN1008", at)],
+        comments: [],
+      };
+    }
     const detail = err instanceof Error ? err.message : String(err);
     return {
       module: { kind: "Module", path: file.path, items: [], span },

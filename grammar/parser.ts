@@ -33,6 +33,20 @@ const messageProvider: IParserErrorMessageProvider = {
   buildEarlyExitMessage: () => "",
 };
 
+/**
+ * How deep rules may nest (each bracket, call, prefix operator or `if` adds one to a dozen):
+ * deeper input would overflow the JavaScript stack here or in the phases that walk the tree.
+ * An `if` is checked against half of it: an `else if` chain nests one costly rule per link.
+ */
+const maxRuleDepth = 800;
+
+/** Thrown where the input nests deeper than maxRuleDepth; `token` is where it went too deep. */
+export class NestingTooDeep extends Error {
+  constructor(readonly token: IToken) {
+    super("nested too deeply");
+  }
+}
+
 export class NnParser extends CstParser {
   /** Mismatch errors that recovery repaired by inserting the expected token. */
   insertedErrors = new WeakSet<IRecognitionException>();
@@ -78,6 +92,14 @@ export class NnParser extends CstParser {
       );
       if (match) return match;
     }
+  }
+
+  /** Stops the parse (NestingTooDeep) where rules nest deeper than `limit`. */
+  private checkDepth(limit: number): void {
+    this.ACTION(() => {
+      if ((this as unknown as { RULE_STACK_IDX: number }).RULE_STACK_IDX > limit)
+        throw new NestingTooDeep(this.LA(1));
+    });
   }
 
   // module := item* EOF
@@ -400,6 +422,7 @@ export class NnParser extends CstParser {
 
   // unary := ("-" | "not") unary | power
   unary = this.RULE("unary", () => {
+    this.checkDepth(maxRuleDepth);
     this.OR([
       {
         ALT: () => {
@@ -513,6 +536,7 @@ export class NnParser extends CstParser {
 
   // if := "if" expr body ("else" (if | body))?
   ifExpr = this.RULE("ifExpr", () => {
+    this.checkDepth(maxRuleDepth / 2);
     this.CONSUME(t.If);
     this.SUBRULE(this.expr);
     this.SUBRULE(this.body);

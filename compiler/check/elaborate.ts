@@ -11,6 +11,7 @@
  * the user's call site with a note pointing into the block) and poison the value.
  */
 import type * as ast from "../ast.js";
+import { leftChain } from "../ast.js";
 import { type Dim, type Shape, dimEq, dimMul, formatShape, numel, substitute } from "../dims.js";
 import type { Diagnostic, Note } from "../diagnostics.js";
 import { GraphBuilder, ShapeError } from "../ir/builder.js";
@@ -118,6 +119,12 @@ interface LayerScope {
   readonly frameDepth: number; // frames.length at which calls are top-level
   readonly layer: string | null; // the layer whose params are declared here
 }
+
+/**
+ * How many block and model calls may be inside one another: each is inlined by recursion, and
+ * far deeper chains would overflow the JavaScript stack.
+ */
+const maxCallDepth = 100;
 
 const binaryNames: Record<string, { prim: PrimBinary; verb: string }> = {
   "+": { prim: "add", verb: "add" },
@@ -433,14 +440,9 @@ export class Elab {
         return this.eval(e.inner, scope);
       case "Call":
         return this.evalCall(e.callee, e.args, null, e.span, scope);
-      case "Pipe": {
-        const left = this.eval(e.left, scope);
-        const piped: ArgValue = { value: left, span: e.right.span };
-        if (e.right.kind === "Ident") return this.evalCall(e.right, [], piped, e.right.span, scope);
-        return this.evalCall(e.right.callee, e.right.args, piped, e.right.span, scope);
-      }
+      case "Pipe":
       case "Binary":
-        return this.evalBinary(e, scope);
+        return this.evalChain(e, scope);
       case "Unary": {
         const v = this.eval(e.operand, scope);
         if (v.kind === "error") return ERR;
@@ -629,11 +631,26 @@ export class Elab {
     return this.b.add("reshape", [t.node], { shape }, span);
   }
 
-  evalBinary(e: ast.Binary, scope: Scope): Value {
-    const l = this.eval(e.left, scope);
-    const r = this.eval(e.right, scope);
-    if (l.kind === "error" || r.kind === "error") return ERR;
-    return this.binary(e.op, l, r, e.opSpan, e.left.span, e.right.span);
+  /** A chain of binary operators and pipes, left to right (ast.leftChain: no recursion per term). */
+  evalChain(e: ast.Binary | ast.Pipe, scope: Scope): Value {
+    const { first, links } = leftChain(e);
+    let v = this.eval(first, scope);
+    for (const l of links) {
+      if (l.kind === "Pipe") {
+        const piped: ArgValue = { value: v, span: l.right.span };
+        v =
+          l.right.kind === "Ident"
+            ? this.evalCall(l.right, [], piped, l.right.span, scope)
+            : this.evalCall(l.right.callee, l.right.args, piped, l.right.span, scope);
+        continue;
+      }
+      const r = this.eval(l.right, scope);
+      v =
+        v.kind === "error" || r.kind === "error"
+          ? ERR
+          : this.binary(l.op, v, r, l.opSpan, l.left.span, l.right.span);
+    }
+    return v;
   }
 
   binary(
@@ -909,6 +926,9 @@ export class Elab {
   ): Value {
     const name = decl.name.name;
     if (this.frames.some((f) => f.decl === decl)) return this.report("NN2025", span, { name });
+    if (this.frames.length >= maxCallDepth) {
+      return this.report("NN2038", span, { name, max: maxCallDepth });
+    }
     const file = this.program.fileOf.get(decl)!;
     const top = this.topLevel();
     const outer = this.layers[this.layers.length - 1];
@@ -1401,13 +1421,19 @@ export function declaresVariables(body: ast.Body): boolean {
       case "Paren":
         return inExpr(e.inner);
       case "Binary":
-        return inExpr(e.left) || inExpr(e.right);
+      case "Pipe": {
+        const { first, links } = leftChain(e);
+        return (
+          inExpr(first) ||
+          links.some((l) =>
+            l.kind === "Binary"
+              ? inExpr(l.right)
+              : l.right.kind === "Call" && l.right.args.some((a) => inExpr(a.value)),
+          )
+        );
+      }
       case "Unary":
         return inExpr(e.operand);
-      case "Pipe":
-        return (
-          inExpr(e.left) || (e.right.kind === "Call" && e.right.args.some((a) => inExpr(a.value)))
-        );
       case "Call":
         return e.args.some((a) => inExpr(a.value));
       default:

@@ -6,6 +6,7 @@
  * makes a typo in a block nobody calls yet an error too.
  */
 import type * as ast from "../ast.js";
+import { leftChain } from "../ast.js";
 import type { Diagnostic } from "../diagnostics.js";
 import { diag } from "../messages.js";
 import { builtins } from "./builtins.js";
@@ -155,14 +156,12 @@ function expr(ctx: Ctx, e: ast.Expr, scope: Names): void {
       for (const a of e.args) expr(ctx, a.value, scope);
       return;
     case "Pipe":
-      expr(ctx, e.left, scope);
-      if (e.right.kind === "Ident") ident(ctx, e.right, scope);
-      else expr(ctx, e.right, scope);
+    case "Binary": {
+      const { first, links } = leftChain(e);
+      expr(ctx, first, scope);
+      for (const l of links) expr(ctx, l.right, scope);
       return;
-    case "Binary":
-      expr(ctx, e.left, scope);
-      expr(ctx, e.right, scope);
-      return;
+    }
     case "Unary":
       expr(ctx, e.operand, scope);
       return;

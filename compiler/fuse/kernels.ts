@@ -231,21 +231,34 @@ function pointwise(
     body.push(`let ${k} = ${idx};`);
     return `vec4<f32>(${name}[${k}], ${name}[${k} + 1u], ${name}[${k} + 2u], ${name}[${k} + 3u])`;
   };
-  const value = (id: number): string => {
-    const m = memo.get(id);
-    if (m !== undefined) return m;
-    if (!p.members.has(id)) {
-      const e = load(id);
-      memo.set(id, e);
-      return e;
+  // Depth first, inputs in order, with a stack of its own: a fused chain of elementwise ops can
+  // be thousands of nodes deep (`x + x + ... + x`).
+  const value = (target: number): string => {
+    const stack = [target];
+    while (stack.length > 0) {
+      const id = stack[stack.length - 1]!;
+      if (memo.has(id)) {
+        stack.pop();
+        continue;
+      }
+      if (!p.members.has(id)) {
+        memo.set(id, load(id));
+        stack.pop();
+        continue;
+      }
+      const pending = v.inputs[id]!.filter((j) => !memo.has(j));
+      if (pending.length > 0) {
+        stack.push(...pending.reverse());
+        continue;
+      }
+      const args = v.inputs[id]!.map((j) => memo.get(j)!);
+      const e = rule(v.nodes[id]!, args, v, p.lane, (h) => w.helper(h));
+      const name = `v${id}`;
+      body.push(`let ${name} = ${e};`);
+      memo.set(id, name);
+      stack.pop();
     }
-    const node = v.nodes[id]!;
-    const args = v.inputs[id]!.map((j) => value(j));
-    const e = rule(node, args, v, p.lane, (h) => w.helper(h));
-    const name = `v${id}`;
-    body.push(`let ${name} = ${e};`);
-    memo.set(id, name);
-    return name;
+    return memo.get(target)!;
   };
   for (const t of targets) value(t);
   if (needsCoords) lines.push(...coords(p.domain, p.index, p.prefix));

@@ -7,6 +7,8 @@ export const syntaxMessages = {
   NN1005: "invalid number '{text}'",
   NN1006: "unexpected characters {chars}",
   NN1007: "not a text file: it holds a NUL byte here (a .nn file is UTF-8 text)",
+  NN1008:
+    "nested too deeply: brackets, calls, operators or `if`s go deeper here than nnc can compile; give inner parts names with `let`",
   NN1020:
     "only the last expression in a body gives its value; this one would be ignored (use 'let')",
   NN1021: "unknown escape '{escape}' in a string; only \\\" and \\\\ are allowed",

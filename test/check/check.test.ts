@@ -213,4 +213,17 @@ test("a program with a syntax error stops after parsing", () => {
   assert.is(r.program, null);
 });
 
+test("chains of 5,000 terms check without overflowing the stack (`+`, `|>`)", () => {
+  const plus = Array(5000).fill("x").join(" + ");
+  assert.equal(messages(`model M(x: [4]) -> [4] { ${plus} }`), []);
+  const pipe = "x" + " |> relu".repeat(5000);
+  assert.equal(messages(`model M(x: [4]) -> [4] { ${pipe} }`), []);
+  // The chain is still checked term by term: one wrong term is reported at its place.
+  const r = check(`model M(x: [4]) -> [4] { ${plus} + true }`);
+  assert.equal(
+    r.diagnostics.map((d) => [d.code, d.message, d.span.start]),
+    [["NN2007", "'+' expects a tensor, found the bool true", 25 + plus.length + 3]],
+  );
+});
+
 test.run();

@@ -4,6 +4,9 @@
  * written (an unbound sequence length) ends in a diagnostic, never an exception; one about the
  * whole file (a `--run` it lacks) names the file alone.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -108,6 +111,27 @@ test("a train that inherits from itself is NN3021 at its base's name, not a sile
       "NN3021 train C inherits from itself: C -> C",
     ],
   );
+});
+
+test("a 3,000-term `+` chain compiles: checking and the fused kernel's code walk it without recursing", () => {
+  const dir = mkdtempSync(join(tmpdir(), "nnc-chain-"));
+  try {
+    const path = join(dir, "chain.nn");
+    writeFileSync(
+      path,
+      `model M(image: [28, 28, 1]) -> [10] {
+  let x = image |> flatten |> dense(10)
+  ${Array(3000).fill("x").join(" + ")}
+}
+train M { data = mnist(split: "train")  loss = softmax_cross_entropy  optimizer = sgd }
+`,
+    );
+    const r = compileFile(path, { limits });
+    assert.equal(r.diagnostics, []);
+    assert.ok(r.program);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
