@@ -42,6 +42,26 @@ export function resolveNames(program: Program): Diagnostic[] {
   return out;
 }
 
+/**
+ * NN2016 at each name of `names` that an earlier one already took (parameters, carries, noise
+ * inputs, steps), with a note at the first.
+ */
+export function definedTwice(names: readonly ast.Ident[]): Diagnostic[] {
+  const first = new Map<string, ast.Ident>();
+  const out: Diagnostic[] = [];
+  for (const n of names) {
+    const f = first.get(n.name);
+    if (!f) first.set(n.name, n);
+    else
+      out.push(
+        diag("NN2016", n.span, { name: n.name }, [
+          { message: `'${n.name}' is first defined here`, span: f.span },
+        ]),
+      );
+  }
+  return out;
+}
+
 function globalNames(program: Program, file: LoadedFile): string[] {
   return [...(program.globals.get(file.abs)?.keys() ?? []), ...builtins.keys(), "training"];
 }
@@ -56,6 +76,7 @@ function resolveBlock(
     program.globals.get(file.abs)?.has(n) || builtins.has(n) || n === "training";
   const scope = new Names(null);
   const ctx = { program, file, known, out };
+  out.push(...definedTwice(d.params.map((p) => p.name)));
   for (const p of d.params) {
     if (p.type?.kind === "TensorType") bindShape(ctx, p.type, scope);
     if (p.default) expr(ctx, p.default, scope);
@@ -78,6 +99,7 @@ function resolveOptimizer(
     program.globals.get(file.abs)?.has(n) || builtins.has(n) || n === "training";
   const ctx = { program, file, known, out };
   const scope = new Names(null);
+  out.push(...definedTwice([...d.params, ...d.state].map((p) => p.name)));
   for (const p of d.params) {
     if (p.default) expr(ctx, p.default, scope);
     scope.add(p.name.name);
@@ -185,6 +207,7 @@ function expr(ctx: Ctx, e: ast.Expr, scope: Names): void {
     case "Scan": {
       expr(ctx, e.over, scope);
       for (const c of e.carries) expr(ctx, c.init, scope);
+      ctx.out.push(...definedTwice(e.carries.map((c) => c.name)));
       const inner = scope.child();
       inner.add(e.item.name);
       for (const c of e.carries) inner.add(c.name.name);

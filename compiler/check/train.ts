@@ -14,6 +14,7 @@ import type { Span } from "../source.js";
 import { type Elab, Scope } from "./elaborate.js";
 import { type ModelRun, runModel } from "./model.js";
 import type { Program } from "./program.js";
+import { definedTwice } from "./resolve.js";
 import { didYouMean } from "./suggest.js";
 import {
   type BoundArgs,
@@ -252,6 +253,10 @@ export function trainConfig(e: Elab, decl: ast.TrainDecl): TrainConfig {
     }
   }
 
+  for (const kind of ["Noise", "Step"]) {
+    const own = decl.entries.filter((x) => x.kind === kind) as (ast.NoiseDecl | ast.StepDecl)[];
+    e.diagnostics.push(...definedTwice(own.map((x) => x.name)));
+  }
   for (const en of entries) {
     if (en.kind === "Noise") {
       noise.push(en);
