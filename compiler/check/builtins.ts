@@ -352,6 +352,8 @@ def("clip", "x, lo, hi", (e, args, span) => {
   const lo = numArg(e, args, "lo", "clip");
   const hi = numArg(e, args, "hi", "clip");
   if (!x || lo === null || hi === null) return ERR;
+  if (hi < lo)
+    return expected(e, args.get("hi")!, "clip", "hi", `a number of at least lo (${lo})`) ?? ERR;
   const a = e.b.add("max", [x.node, e.b.constant(lo, span)], {}, span);
   return out(e, e.b.add("min", [a, e.b.constant(hi, span)], {}, span), x.batched);
 });
@@ -643,6 +645,15 @@ def("in_range", "value, low, below, name", (e, args, span) => {
   if (value === null || low === null || below === null || name === null) return ERR;
   if (value >= low && value < below) return args.get("value")!.value;
   return e.report("NN2037", span, { name, low, below, found: value });
+});
+// The same with no upper bound: the value when low <= value, else NN2039.
+def("at_least", "value, low, name", (e, args, span) => {
+  const value = numArg(e, args, "value", "at_least");
+  const low = numArg(e, args, "low", "at_least");
+  const name = strArg(e, args, "name", "at_least");
+  if (value === null || low === null || name === null) return ERR;
+  if (value >= low) return args.get("value")!.value;
+  return e.report("NN2039", span, { name, low, found: value });
 });
 // A window or stride argument of a block (`kernel: 3` or `kernel: [3, 5]`) as a list of two
 // ints of at least 1, else NN2007 at the user's call naming the block's argument.

@@ -43,6 +43,7 @@ export const checkMessages = {
   NN2037: "{name} must be at least {low} and below {below}, found {found}",
   NN2038:
     "calls nested too deeply: this call of {name} is inside {max} others; nnc inlines at most {max} calls inside one another",
+  NN2039: "{name} must be at least {low}, found {found}",
   NN2036: "{what} would have a dimension of {value}; every dimension must be at least 1",
   NN2035:
     "cannot initialize a variable of shape {shape}: {dim} has no fixed size; parameters need fixed sizes (give the input a number for it)",
