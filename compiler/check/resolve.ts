@@ -118,8 +118,15 @@ interface Ctx {
   readonly out: Diagnostic[];
 }
 
-/** Shape names in a signature bind when new; other dimension expressions must resolve. */
+/**
+ * Shape names in a signature bind when new; other dimension expressions must resolve; the
+ * element type, when written, is int or float.
+ */
 function bindShape(ctx: Ctx, t: ast.TensorTypeExpr, scope: Names): void {
+  if (t.dtype && t.dtype.name !== "int" && t.dtype.name !== "float") {
+    const hint = didYouMean(t.dtype.name, ["int", "float"]);
+    ctx.out.push(diag("NN2040", t.dtype.span, { name: t.dtype.name, hint }));
+  }
   for (const d of t.dims) {
     if (d.kind === "Ellipsis") continue;
     if (d.kind === "Ident") {

@@ -44,6 +44,8 @@ export const checkMessages = {
   NN2038:
     "calls nested too deeply: this call of {name} is inside {max} others; nnc inlines at most {max} calls inside one another",
   NN2039: "{name} must be at least {low}, found {found}",
+  NN2040:
+    "unknown element type '{name}'; a tensor type ends in int or float (float when omitted){hint}",
   NN2036: "{what} would have a dimension of {value}; every dimension must be at least 1",
   NN2035:
     "cannot initialize a variable of shape {shape}: {dim} has no fixed size; parameters need fixed sizes (give the input a number for it)",
