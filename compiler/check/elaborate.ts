@@ -546,6 +546,7 @@ export class Elab {
           const before = this.b.shape(old.node);
           if (formatShape(before) !== formatShape(this.b.shape(t.node))) {
             this.report("NN2024", s.value.span, {
+              what: "scan carry",
               name: s.target.name,
               before: formatShape(this.sampleShape(old)),
               after: formatShape(this.sampleShape(t)),
@@ -555,6 +556,14 @@ export class Elab {
           }
         }
         if (old.kind === "tensor" && b.kind !== "carry") {
+          if (t.batched && !old.batched) {
+            // State holds one value for the whole batch; a per-sample value must be reduced.
+            this.report("NN2041", s.value.span, {
+              name: s.target.name,
+              shape: formatShape(this.sampleShape(t)),
+            });
+            return;
+          }
           const before = this.b.shape(old.node);
           let node = t.node;
           const after = this.b.shape(node);
@@ -566,6 +575,7 @@ export class Elab {
               node = this.b.add("broadcast_to", [node], { shape: before }, s.span);
             } else {
               this.report("NN2024", s.value.span, {
+                what: b.kind === "state" ? "state" : "optimizer state",
                 name: s.target.name,
                 before: formatShape(this.sampleShape(old)),
                 after: formatShape(this.sampleShape(t)),
@@ -1377,6 +1387,7 @@ export class Elab {
         if (formatShape(after) !== formatShape(before)) {
           const strip = (s: Shape) => (over.batched ? s.slice(1) : s);
           return this.report("NN2024", e.span, {
+            what: "scan carry",
             name,
             before: formatShape(strip(before)),
             after: formatShape(strip(after)),

@@ -31,7 +31,7 @@ export const checkMessages = {
   NN2021:
     "expected an initializer (zeros, glorot_uniform, normal(std: 0.1) or a number), found {found}",
   NN2022: "cannot {op} {left} and {right} tensors: the dtypes differ; convert with float(x)",
-  NN2024: "scan carry '{name}' starts as {before} but the body makes it {after}",
+  NN2024: "{what} '{name}' starts as {before} but the body makes it {after}",
   NN2025: "{name} calls itself; recursion is not allowed (use scan for loops)",
   NN2026: "division by zero",
   NN2028: "axis {axis} is out of range for {shape}",
@@ -46,6 +46,8 @@ export const checkMessages = {
   NN2039: "{name} must be at least {low}, found {found}",
   NN2040:
     "unknown element type '{name}'; a tensor type ends in int or float (float when omitted){hint}",
+  NN2041:
+    "state '{name}' holds one value for the whole batch, but this value is per sample ({shape} for each sample); reduce it over the batch first, e.g. batch_mean(...)",
   NN2036: "{what} would have a dimension of {value}; every dimension must be at least 1",
   NN2035:
     "cannot initialize a variable of shape {shape}: {dim} has no fixed size; parameters need fixed sizes (give the input a number for it)",
