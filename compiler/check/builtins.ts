@@ -408,6 +408,19 @@ def("transpose", "x, perm", (e, args, span) => {
   const x = tensor(e, args, "x", "transpose");
   const perm = dimsArg(e, args, "perm", "transpose");
   if (!x || !perm) return ERR;
+  // Checked on the per-sample shape, so that messages never count the batch axis.
+  const rank = e.sampleShape(x).length;
+  const axes = perm.map(Number);
+  const problem =
+    axes.length !== rank
+      ? `permutation ${formatShape(perm)} does not fit ${formatShape(e.sampleShape(x))} (rank ${rank})`
+      : axes.find((a) => !Number.isInteger(a) || a < 0 || a >= rank) !== undefined
+        ? `permutation ${formatShape(perm)} names an axis outside 0..${rank - 1}`
+        : new Set(axes).size !== rank
+          ? `permutation ${formatShape(perm)} repeats an axis; each of 0..${rank - 1} must appear once`
+          : null;
+  if (problem)
+    return e.report("NN2012", args.get("perm")!.span, { op: "transpose", detail: problem });
   const off = x.batched ? 1 : 0;
   const full = [...(x.batched ? [0] : []), ...perm.map((p) => Number(p) + off)];
   return out(e, e.prim("transpose", [x.node], { perm: full }, span), x.batched);
@@ -489,6 +502,12 @@ def("chunk", "x, count, index, axis?", (e, args, span) => {
     return e.report("NN2012", span, {
       op: "chunk",
       detail: `an axis of size ${d} does not split into ${count} equal parts`,
+    });
+  }
+  if (index < 0 || index >= count) {
+    return e.report("NN2012", args.get("index")!.span, {
+      op: "chunk",
+      detail: `index ${index} is out of range for ${count} chunks (0 to ${count - 1})`,
     });
   }
   const starts = full.map((_, k) => (k === axis ? index * size : 0));
