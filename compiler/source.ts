@@ -22,9 +22,11 @@ export class SourceFile {
     readonly path: string,
     readonly text: string,
   ) {
+    // Lines end in \n, \r\n or a lone \r (old Mac files), as the lexer reads them.
     const starts = [0];
     for (let i = 0; i < text.length; i++) {
-      if (text.charCodeAt(i) === 10) starts.push(i + 1);
+      const c = text.charCodeAt(i);
+      if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) starts.push(i + 1);
     }
     this.lineStarts = starts;
   }
@@ -46,7 +48,8 @@ export class SourceFile {
     const start = this.lineStarts[line - 1] ?? this.text.length;
     const next = this.lineStarts[line];
     let end = next === undefined ? this.text.length : next - 1;
-    if (end > start && this.text.charCodeAt(end - 1) === 13) end--;
+    if (end > start && this.text.charCodeAt(end) === 10 && this.text.charCodeAt(end - 1) === 13)
+      end--;
     return this.text.slice(start, end);
   }
 

@@ -30,4 +30,16 @@ test("line and column lookup", () => {
   assert.is(f.lineText(2), "cd");
 });
 
+test("a lone carriage return ends a line, as the lexer reads it", () => {
+  const f = new SourceFile("x.nn", "ab\rcd\r\ref\r\ngh");
+  assert.equal(f.position(3), { line: 2, column: 1 });
+  assert.equal(f.position(6), { line: 3, column: 1 });
+  assert.equal(f.position(7), { line: 4, column: 1 });
+  assert.equal(f.position(11), { line: 5, column: 1 });
+  assert.equal(
+    [1, 2, 3, 4, 5].map((l) => f.lineText(l)),
+    ["ab", "cd", "", "ef", "gh"],
+  );
+});
+
 test.run();
