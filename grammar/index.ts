@@ -75,11 +75,8 @@ function parse(file: SourceFile): ParseResult {
   for (const e of lexed.errors) {
     const chars = file.text.slice(e.offset, e.offset + e.length);
     const shown = `'${visible(chars)}'`;
-    diagnostics.push(
-      diag(chars.length === 1 ? "NN1003" : "NN1006", span(e.offset, e.offset + e.length), {
-        chars: shown,
-      }),
-    );
+    const code = /^\p{L}/u.test(chars) ? "NN1009" : chars.length === 1 ? "NN1003" : "NN1006";
+    diagnostics.push(diag(code, span(e.offset, e.offset + e.length), { chars: shown }));
   }
   // Error tokens stand in for the valid token they meant to be, so the parser does not cascade.
   const tokens = lexed.tokens.map((tok) => {
@@ -94,6 +91,7 @@ function parse(file: SourceFile): ParseResult {
     }
     return tok;
   });
+  joinNonAsciiNames(file.text, tokens, lexed.errors);
   const comments: Comment[] = (lexed.groups["comments"] ?? []).map((c) => ({
     text: c.image,
     span: span(c.startOffset, c.endOffset! + 1),
@@ -117,6 +115,45 @@ function parse(file: SourceFile): ParseResult {
   const built = toAst(cst, path, span(0, file.text.length), errorsAt);
   diagnostics.push(...built.diagnostics);
   return { module: built.module, diagnostics: dedupe(diagnostics), comments };
+}
+
+/**
+ * A name with letters outside ASCII (`é`, `naïve`) is lexed as pieces around the letters the
+ * lexer refused (NN1009 each); the pieces and the letters become one name token, so that the
+ * parse goes on as the user meant rather than reporting the hole as a missing name.
+ */
+function joinNonAsciiNames(
+  text: string,
+  tokens: IToken[],
+  errors: readonly { offset: number; length: number }[],
+): void {
+  const word = /^[\p{L}\p{N}_]+$/u;
+  for (const e of errors) {
+    if (!word.test(text.slice(e.offset, e.offset + e.length))) continue;
+    let start = e.offset;
+    let end = e.offset + e.length;
+    let at = tokens.findIndex((tok) => tok.startOffset >= end);
+    if (at < 0) at = tokens.length;
+    let from = at;
+    const prev = tokens[at - 1];
+    if (prev && prev.endOffset! + 1 === start && word.test(prev.image)) {
+      from = at - 1;
+      start = prev.startOffset;
+    }
+    let to = at;
+    const next = tokens[at];
+    if (next && next.startOffset === end && word.test(next.image)) {
+      to = at + 1;
+      end = next.endOffset! + 1;
+    }
+    const base = tokens[from] ?? tokens[at - 1] ?? tokens[0];
+    if (!base) continue;
+    const joined = retype(
+      { ...base, image: text.slice(start, end), startOffset: start, endOffset: end - 1 },
+      t.Identifier,
+    );
+    tokens.splice(from, to - from, joined);
+  }
 }
 
 /** `chars` with control characters written as escapes and an invalid UTF-8 byte named. */

@@ -9,6 +9,7 @@ export const syntaxMessages = {
   NN1007: "not a text file: it holds a NUL byte here (a .nn file is UTF-8 text)",
   NN1008:
     "nested too deeply: brackets, calls, operators or `if`s go deeper here than nnc can compile; give inner parts names with `let`",
+  NN1009: "unexpected {chars}: names are ASCII letters, digits and _",
   NN1020:
     "only the last expression in a body gives its value; this one would be ignored (use 'let')",
   NN1021: "unknown escape '{escape}' in a string; only \\\" and \\\\ are allowed",
