@@ -626,12 +626,11 @@ export class Elab {
     }
     let na = a.node;
     let nb = b.node;
-    // An unbatched operand of higher rank than a batched one's sample shape: give the batched
-    // one leading 1-axes so that the batch axis stays in front.
-    if (a.batched && !b.batched && sb.length > sa.length)
-      na = this.expandBatched(a, sb.length, span);
-    if (b.batched && !a.batched && sa.length > sb.length)
-      nb = this.expandBatched(b, sa.length, span);
+    // Per-sample shapes broadcast as numpy's do: a batched operand of lower per-sample rank than
+    // the other gets leading 1-axes after its batch axis, so that the batch axes stay in front
+    // and line up (`x + sum(x)`: [batch, 4] + [batch, 1]).
+    if (a.batched && sb.length > sa.length) na = this.expandBatched(a, sb.length, span);
+    if (b.batched && sa.length > sb.length) nb = this.expandBatched(b, sa.length, span);
     return this.tensor(this.prim(op, [na, nb], {}, span), a.batched || b.batched);
   }
 

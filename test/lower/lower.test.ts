@@ -259,6 +259,19 @@ test("softmax cross-entropy loss and the correct count", () => {
   close(out.get("correct")!.data, [correct]);
 });
 
+test("a per-sample scalar broadcasts against each sample: x - mean(x) centres every row", () => {
+  const p = inline(`
+    model M(x: [3]) -> [3] { x - mean(x) }
+    train M { data = csv(path: "c.csv", label: "y"); loss = mse; optimizer = sgd }`);
+  const t = lowerTrain(p, "M", { batch: 2 });
+  const out = evaluateOutputs(t.predict!, { inputs: new Map([["x", X]]), variables: new Map() });
+  const rows = [0, 1].map((i) => X.slice(i * 3, i * 3 + 3));
+  close(
+    [...out.values()][0]!.data,
+    rows.flatMap((r) => r.map((v) => v - (r[0]! + r[1]! + r[2]!) / 3)),
+  );
+});
+
 test("fine-tuning: frozen layers get no update and no optimizer state", () => {
   const t = lowerTrain(program("examples/finetune.nn"), "FineTune", { batch: 8 });
   const targets = t.step.updates.map((u) => u.target);
