@@ -244,7 +244,13 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
   // No unfused fallback: a fusion bug throws (a CompilerBug) so that tests catch it.
   const plans = [planOf(step), planOf(evaluate), planOf(predict)];
   const planDiags = plans.filter((p): p is readonly Diagnostic[] => Array.isArray(p)).flat();
-  if (planDiags.length > 0) return fail(planDiags);
+  // The plans share most values: a value too big for the device is reported once, by the first.
+  const seen = new Set<string>();
+  const distinct = planDiags.filter((d) => {
+    const key = `${d.code} ${d.span.file}:${d.span.start}`;
+    return !seen.has(key) && Boolean(seen.add(key));
+  });
+  if (distinct.length > 0) return fail(distinct);
   const [stepPlan, evalPlan, predictPlan] = plans as KernelPlan[];
 
   const stepInputs = stepL.train.steps[0]!.inputs;

@@ -176,6 +176,16 @@ export class Elab {
     return file.startsWith("stdlib/");
   }
 
+  /** For a span in the stdlib: the innermost frame whose call is in the user's code. */
+  private userFrame(span: Span): Frame | undefined {
+    if (!this.isStd(span.file)) return undefined;
+    for (let i = this.frames.length - 1; i >= 0; i--) {
+      const f = this.frames[i]!;
+      if (!this.isStd(f.callSpan.file)) return f;
+    }
+    return undefined;
+  }
+
   report(
     code: MessageCode,
     span: Span,
@@ -183,21 +193,15 @@ export class Elab {
     notes: Note[] = [],
   ): Value {
     let d = diag(code, span, args, notes);
-    if (this.isStd(span.file)) {
+    const user = this.userFrame(span);
+    if (user) {
       // Report at the innermost call site in user code, with a note pointing into the block.
-      for (let i = this.frames.length - 1; i >= 0; i--) {
-        const f = this.frames[i]!;
-        if (!this.isStd(f.callSpan.file)) {
-          const inner = this.frames[i]!;
-          d = {
-            ...d,
-            span: f.callSpan,
-            notes: [{ message: `the error is inside ${inner.name}, here`, span }, ...d.notes],
-          };
-          break;
-        }
-      }
-    } else {
+      d = {
+        ...d,
+        span: user.callSpan,
+        notes: [{ message: `the error is inside ${user.name}, here`, span }, ...d.notes],
+      };
+    } else if (!this.isStd(span.file)) {
       const f = this.frames[this.frames.length - 1];
       if (
         f &&
@@ -1267,7 +1271,17 @@ export class Elab {
     }
     const layer = this.currentLayer();
     const name = `${layer}.${s.name.name}`;
-    const v: Variable = { name, kind, shape, dtype, init, layer, span: s.span };
+    const site = this.userFrame(s.span)?.callSpan;
+    const v: Variable = {
+      name,
+      kind,
+      shape,
+      dtype,
+      init,
+      layer,
+      span: s.span,
+      ...(site ? { site } : {}),
+    };
     const earlier = this.b.variables.find((x) => x.name === name);
     if (earlier && formatShape(earlier.shape) !== formatShape(shape)) {
       this.report("NN2034", s.type.span, {

@@ -112,8 +112,19 @@ export function planKernels(graph: Graph, opts: PlanOptions): PlanResult {
         span: largest.span,
       });
     }
+    // A stdlib layer's parameter is reported at the user's call that made the layer.
+    const site =
+      first.op === "param" || first.op === "state"
+        ? graph.variables.find((v) => v.name === first.attrs.name)?.site
+        : undefined;
+    if (site) notes.unshift({ message: `the ${first.op} is declared here`, span: first.span });
     diagnostics.push(
-      diag("NN4002", first.span, { op: first.op, size: bytes(first), limit: maxBytes }, notes),
+      diag(
+        "NN4002",
+        site ?? first.span,
+        { op: first.op, size: bytes(first), limit: maxBytes },
+        notes,
+      ),
     );
   }
 

@@ -30,6 +30,11 @@ export interface Variable {
   /** Layer instance the variable belongs to (`conv2d`, `dense_1`); used by freeze and summary. */
   readonly layer: string;
   readonly span: Span;
+  /**
+   * The call in the user's code that made the variable's layer, when the variable is declared
+   * in the stdlib: diagnostics about it (a buffer too big for the device) point there.
+   */
+  readonly site?: Span;
 }
 
 export interface Output {

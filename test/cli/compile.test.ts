@@ -4,7 +4,7 @@
  * written (an unbound sequence length) ends in a diagnostic, never an exception; one about the
  * whole file (a `--run` it lacks) names the file alone.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -126,6 +126,32 @@ train M { data = mnist(split: "train")  loss = softmax_cross_entropy  optimizer 
     const r = compileFile(path, { limits });
     assert.equal(r.diagnostics, []);
     assert.ok(r.program);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a stdlib layer's parameter too big for the device is one NN4002 at the user's call", () => {
+  const dir = mkdtempSync(join(tmpdir(), "nnc-compile-"));
+  try {
+    const file = join(dir, "big.nn");
+    writeFileSync(
+      file,
+      readFileSync(fromRoot("examples", "mlp.nn"), "utf8").replace(
+        "dense(128,",
+        "dense(100000000,",
+      ),
+    );
+    const r = compileFile(file, { limits: defaultLimits });
+    assert.is(r.program, null);
+    assert.is(r.diagnostics.length, 1, "once, not once per plan");
+    const text = renderDiagnostic(r.sources, r.diagnostics[0]!);
+    assert.match(
+      text,
+      /big\.nn:6:8: error NN4002: param: this value needs a buffer of 313600000000 bytes/,
+    );
+    assert.match(text, "|> dense(100000000, activation: relu)");
+    assert.match(text, "note: the param is declared here (stdlib/layers.nn:13:3)");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
