@@ -435,8 +435,7 @@ export class ModelRunner {
     exact = false,
   ): { labels: Int32Array; targets?: Float32Array } {
     const c = this.program.classes;
-    const data = this.program.settings.data;
-    const regression = data?.kind === "csv" && data.classes === null;
+    const regression = this.regression;
     const per = regression ? c : 1;
     const classes = Math.max(c, 2);
     const what = regression ? `${per} target value${per === 1 ? "" : "s"}` : "one class index";
@@ -473,6 +472,19 @@ export class ModelRunner {
     return targets ? { labels: out, targets } : { labels: out };
   }
 
+  /** Whether the labels are regression targets (a CSV run without `classes`): no accuracy. */
+  private get regression(): boolean {
+    const data = this.program.settings.data;
+    return data?.kind === "csv" && data.classes === null;
+  }
+
+  /** `r` without an accuracy where the run has none (a regression run's is meaningless). */
+  private scored<T extends { accuracy: number; valAccuracy?: number }>(r: T): T {
+    return this.regression
+      ? { ...r, accuracy: NaN, ...(r.valAccuracy === undefined ? {} : { valAccuracy: NaN }) }
+      : r;
+  }
+
   /** Whether the training steps read labels (a GAN's do not: `classes` is 0). */
   private get labelled(): boolean {
     return this.program.classes > 0;
@@ -498,8 +510,7 @@ export class ModelRunner {
       };
     }
     if (!("labels" in data)) this.fail(method, `${what}.labels is missing`);
-    const d = this.program.settings.data;
-    const per = d?.kind === "csv" && d.classes === null ? this.program.classes : 1;
+    const per = this.regression ? this.program.classes : 1;
     const count = data.count ?? Math.floor((data.labels?.length ?? 0) / per);
     const inputs = this.samples(method, `${what}.inputs`, data.inputs, count);
     return {
@@ -533,7 +544,7 @@ export class ModelRunner {
       if (targets) y.set(targets);
       else for (let k = 0; k < n; k++) y[k * classes + labels[k]!] = 1;
     }
-    return this.serial(method, () => this.model.trainStep(x, y));
+    return this.serial(method, async () => this.scored(await this.model.trainStep(x, y)));
   }
 
   /**
@@ -547,7 +558,16 @@ export class ModelRunner {
     if (ds.count < this.batchSize) {
       this.fail(method, `${ds.count} samples are fewer than one batch of ${this.batchSize}`);
     }
-    const { validation, ...rest } = opts ?? {};
+    const { validation, ...given } = opts ?? {};
+    const { onEpoch, onProgress } = given;
+    // Callbacks see the results fit returns (no accuracy for a regression run).
+    const rest = {
+      ...given,
+      ...(onEpoch ? { onEpoch: (r: EpochResult) => onEpoch(this.scored(r)) } : {}),
+      ...(onProgress
+        ? { onProgress: (p: Parameters<typeof onProgress>[0]) => onProgress(this.scored(p)) }
+        : {}),
+    };
     const epochs: unknown = rest.epochs;
     if (epochs !== undefined && !(Number.isInteger(epochs) && (epochs as number) > 0)) {
       this.fail(method, `epochs must be a whole number from 1, got ${JSON.stringify(epochs)}`);
@@ -559,7 +579,11 @@ export class ModelRunner {
       );
     }
     const val = validation ? this.dataset(method, validation, "validation") : undefined;
-    return this.serial(method, () => this.model.fit(ds, val ? { ...rest, validation: val } : rest));
+    return this.serial(method, async () =>
+      (await this.model.fit(ds, val ? { ...rest, validation: val } : rest)).map((r) =>
+        this.scored(r),
+      ),
+    );
   }
 
   /** Mean loss and accuracy over every sample of `data` (read while the call runs). */
@@ -567,7 +591,7 @@ export class ModelRunner {
     const method = "evaluate";
     this.check(method);
     const ds = this.dataset(method, data);
-    return this.serial(method, () => this.model.evaluate(ds));
+    return this.serial(method, async () => this.scored(await this.model.evaluate(ds)));
   }
 
   /** The model's output for each sample, `count` rows of the output shape back to back. */

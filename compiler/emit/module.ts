@@ -128,6 +128,26 @@ interface Member {
   readonly declaration?: string;
 }
 
+/** What a single-step run's labels are, for the doc comments: classes, or targets. */
+function labelsText(program: ModelProgram): { each: string; classes: string } {
+  const c = program.classes;
+  const data = program.settings.data;
+  if (data?.kind === "csv" && data.classes === null) {
+    return {
+      each: `${c === 1 ? "one target value" : `${c} target values`} (a regression run)`,
+      classes: "Values of each sample's regression target (a regression run has no classes).",
+    };
+  }
+  const top = Math.max(c, 2) - 1;
+  return {
+    each: `one class index (0 to ${top})`,
+    classes:
+      c === 1
+        ? "Values of each label row: one output value, the target 0 or 1 of class index 0 or 1."
+        : `Classes of the labels (class indices are 0 to ${top}).`,
+  };
+}
+
 /** How the samples of input `inp` are laid out and given, for the doc comments. */
 function sampleLayout(inp: ModelProgram["inputs"][number]): string {
   return (
@@ -155,7 +175,8 @@ function members(program: ModelProgram, names: ModuleNames, opts: EmitOptions): 
       ? "class probabilities (the softmax of the logits)"
       : "output";
   const layout = sampleLayout(inp);
-  const dataParam = `@param data \`inputs\`: the samples; \`labels\`: one class index (0 to ${program.classes - 1}) per sample. ${layout}`;
+  const labels = labelsText(program);
+  const dataParam = `@param data \`inputs\`: the samples; \`labels\`: ${labels.each} per sample. ${layout}`;
   return [
     {
       doc: [`Per-sample shape of the input \`${inp.name}\`.`],
@@ -178,7 +199,7 @@ function members(program: ModelProgram, names: ModuleNames, opts: EmitOptions): 
       initializer: String(outPer),
     },
     {
-      doc: [`Classes of the labels (class indices are 0 to ${program.classes - 1}).`],
+      doc: [labels.classes],
       signature: `static readonly classes: ${program.classes}`,
       initializer: String(program.classes),
     },
@@ -196,7 +217,7 @@ function members(program: ModelProgram, names: ModuleNames, opts: EmitOptions): 
     {
       doc: [
         `One training step on exactly ${n} samples.`,
-        `@param batch \`inputs\`: ${n} samples; \`labels\`: ${n} class indices. ${layout}`,
+        `@param batch \`inputs\`: ${n} samples; \`labels\`: ${labels.each} for each. ${layout}`,
         "@returns The batch's mean loss and accuracy.",
       ],
       signature: "trainStep(batch: TrainingBatch): Promise<StepResult>",

@@ -19,9 +19,12 @@ interface Model {
   trainStep(b: { inputs: Float32Array; labels: ArrayLike<number> }): Promise<{ loss: number }>;
   fit(
     d: { inputs: Float32Array; labels: ArrayLike<number> },
-    o?: { epochs?: number },
-  ): Promise<{ loss: number }[]>;
-  evaluate(d: { inputs: Float32Array; labels: ArrayLike<number> }): Promise<{ loss: number }>;
+    o?: { epochs?: number; onEpoch?: (r: { accuracy: number }) => void },
+  ): Promise<{ loss: number; accuracy: number }[]>;
+  evaluate(d: { inputs: Float32Array; labels: ArrayLike<number> }): Promise<{
+    loss: number;
+    accuracy: number;
+  }>;
   dispose(): void;
 }
 interface ModelClass {
@@ -38,13 +41,14 @@ async function build(name: string, source: string): Promise<ModelClass> {
   writeFileSync(file, source);
   const r = compileFile(file, { limits: defaultLimits });
   assert.equal(r.diagnostics, []);
-  const mod = await importTypeScript<Record<string, ModelClass>>(
-    space.dir,
-    name,
-    emitModule(r.program!),
-  );
+  const ts = emitModule(r.program!);
+  docs.set(name, ts.replace(/\n\s*\* /g, " "));
+  const mod = await importTypeScript<Record<string, ModelClass>>(space.dir, name, ts);
   return mod[r.program!.model]!;
 }
+
+/** The emitted source of each module built, its doc comments' lines joined. */
+const docs = new Map<string, string>();
 
 test.before(async () => {
   dev = await acquireDevice();
@@ -79,9 +83,19 @@ train Line {
   }
   const m = await Line.create({ device: dev.device, seed: 1 });
   const before = (await m.evaluate({ inputs, labels })).loss;
-  await m.fit({ inputs, labels }, { epochs: 8 });
-  const after = (await m.evaluate({ inputs, labels })).loss;
-  assert.ok(after < before / 20, `loss ${before} -> ${after}`);
+  const seen: number[] = [];
+  const epochs = await m.fit(
+    { inputs, labels },
+    { epochs: 8, onEpoch: (r) => void seen.push(r.accuracy) },
+  );
+  const after = await m.evaluate({ inputs, labels });
+  assert.ok(after.loss < before / 20, `loss ${before} -> ${after.loss}`);
+  // A regression run has no accuracy: NaN, as nnc train reports none (not 0).
+  assert.match(docs.get("line")!, "`labels`: one target value (a regression run) per sample.");
+  assert.ok(
+    [after.accuracy, epochs[0]!.accuracy, seen[0]!].every(Number.isNaN),
+    JSON.stringify([after.accuracy, epochs[0]!.accuracy, seen[0]!]),
+  );
   const e = await m
     .trainStep({ inputs: inputs.subarray(0, 32), labels: [...labels.slice(0, 15), Number.NaN] })
     .catch((err: unknown) => err);
@@ -103,6 +117,7 @@ train Odd {
 }
 `,
   );
+  assert.match(docs.get("odd")!, "`labels`: one class index (0 to 1) per sample.");
   const inputs = Float32Array.from({ length: 64 }, (_, i) => i / 32 - 1);
   const labels = Array.from(inputs, (v) => (v > 0 ? 1 : 0));
   const m = await Odd.create({ device: dev.device, seed: 1 });
