@@ -483,8 +483,18 @@ class Printer {
         const op = e.op === "not" ? "not " : "-";
         return prefix(op, this.expr(e.operand, ind, false), s.start);
       }
-      case "Binary":
-        return concat(this.expr(e.left, ind, false), ` ${e.op} `, this.expr(e.right, ind, false));
+      case "Binary": {
+        // A left-deep chain (a + b + c + ...) term by term: thousands of terms must not
+        // exhaust the stack, as they do not in the checker.
+        const links: ast.Binary[] = [];
+        let first: ast.Expr = e;
+        for (; first.kind === "Binary"; first = first.left) links.push(first);
+        let lines = this.expr(first, ind, false);
+        for (const l of links.reverse()) {
+          lines = concat(lines, ` ${l.op} `, this.expr(l.right, ind, false));
+        }
+        return lines;
+      }
       case "Pipe":
         return this.pipe(e, ind, top);
       case "Call":

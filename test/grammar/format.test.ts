@@ -29,6 +29,13 @@ test("pipe chains with more than one |> break one step per line under their head
   );
 });
 
+test("chains of thousands of terms format without exhausting the stack", () => {
+  const sum = `model M(x: [4]) -> [4] {\n  ${Array(20000).fill("x").join(" + ")}\n}\n`;
+  assert.is(fmt(sum), sum);
+  const pipes = `model M(x: [4]) -> [4] {\n  x\n${"    |> relu\n".repeat(20000)}}\n`;
+  assert.is(fmt(pipes), pipes);
+});
+
 test("items are separated by one blank line; statements keep at most one", () => {
   assert.is(
     fmt('import "a.nn"\n\n\n\nblock b(x: [1]) {\n  let a = 1\n\n\n  a\n}\nloss l(p: [1]) { p }'),
