@@ -325,8 +325,19 @@ export function trainConfig(e: Elab, decl: ast.TrainDecl): TrainConfig {
 
   // model
   let model: ModelRef | null = null;
-  const mr = value("model");
-  if (mr) {
+  const given = inputArgument(e, settings.get("model")?.value, scope);
+  const mr = given ? null : value("model");
+  if (given) {
+    // `model = M(...)` picks hyper-parameters; an input given there would run the model.
+    const { decl: md, arg, param } = given;
+    const hyper = md.params.filter((p) => p.type?.kind !== "TensorType").map((p) => p.name.name);
+    e.report("NN2007", arg.span, {
+      what: `model ${md.name.name}'s input ${param.name.name}`,
+      expected: `the run's data, not an argument: model = ${md.name.name}(...) sets ${hyper.length > 0 ? `its hyper-parameters (${hyper.join(", ")})` : "nothing, as the model has no hyper-parameters"}`,
+      found: e.text(arg.value.span),
+    });
+    model = { decl: md, args: noArgs, span: arg.span };
+  } else if (mr) {
     const v = mr.v;
     if (v.kind === "fn" && v.fn.kind === "block" && v.fn.decl.kind === "Model") {
       model = { decl: v.fn.decl, args: v.args, span: mr.s.value.span };
@@ -823,4 +834,25 @@ export function buildStepLoss(
     return null;
   }
   return t;
+}
+
+/** In `model = M(...)`, an argument that gives one of M's tensor inputs, if any. */
+function inputArgument(
+  e: Elab,
+  expr: ast.Expr | undefined,
+  scope: Scope,
+): { decl: ast.ModelDecl; arg: ast.Arg; param: ast.ParamSig } | null {
+  if (expr?.kind !== "Call") return null;
+  const callee = e.eval(expr.callee, scope);
+  if (callee.kind !== "fn" || callee.fn.kind !== "block" || callee.fn.decl.kind !== "Model") {
+    return null;
+  }
+  const decl = callee.fn.decl;
+  for (const [i, arg] of expr.args.entries()) {
+    const param = arg.name
+      ? decl.params.find((p) => p.name.name === arg.name!.name)
+      : decl.params[i];
+    if (param?.type?.kind === "TensorType") return { decl, arg, param };
+  }
+  return null;
 }
