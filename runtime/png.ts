@@ -1,12 +1,14 @@
 /**
- * @file PNG decoding to grayscale f32 pixels in [0, 1], and a small encoder for tests and
- * fixtures. The decoder checks the signature and every chunk's CRC, reads all colour types
- * (grayscale, RGB, palette, gray + alpha, RGBA) at every bit depth the format allows
- * (1/2/4/8/16), tRNS transparency, all five row filters and Adam7 interlacing. Colour becomes
- * gray by the ITU-R BT.601 luma weights (as PIL's "L"), and alpha is composited over a
- * background (white by default). zlib inflation is injected (`decodePngSync`: node:zlib's
- * inflateSync in Node) or done with the standard DecompressionStream (`decodePng`), so this
- * module has no Node imports. Every error is an NncError naming the file.
+ * @file PNG decoding to grayscale (or RGB, or RGBA) f32 pixels in [0, 1], and a small encoder
+ * for tests and fixtures. The decoder checks the signature and every chunk's CRC, reads all
+ * colour types (grayscale, RGB, palette, gray + alpha, RGBA) at every bit depth the format
+ * allows (1/2/4/8/16), tRNS transparency, all five row filters and Adam7 interlacing. Colour
+ * becomes gray by the ITU-R BT.601 luma weights (as PIL's "L") and gray becomes RGB as three
+ * equal channels; for grayscale and RGB, alpha is composited over a background (white by
+ * default), while RGBA keeps it as the fourth channel. zlib inflation is injected
+ * (`decodePngSync`: node:zlib's inflateSync in Node) or done with the standard
+ * DecompressionStream (`decodePng`), so this module has no Node imports. Every error is an
+ * NncError naming the file.
  */
 import { NncError } from "./errors.js";
 import { fileError } from "./file-errors.js";
@@ -14,9 +16,14 @@ import { fileError } from "./file-errors.js";
 export interface GrayImage {
   readonly width: number;
   readonly height: number;
-  /** Row-major, `width * height` values in [0, 1]. */
+  /** Values per pixel: 1 (gray), 3 (RGB) or 4 (RGBA), as `PngDecodeOptions.channels` asked. */
+  readonly channels: PngChannels;
+  /** Row-major, `width * height * channels` values in [0, 1], a pixel's channels together. */
   readonly pixels: Float32Array;
 }
+
+/** The channels a PNG decodes to: gray, RGB or RGBA. */
+export type PngChannels = 1 | 3 | 4;
 
 export type PngColorType = 0 | 2 | 3 | 4 | 6;
 
@@ -40,8 +47,10 @@ export interface PngChunks {
 }
 
 export interface PngDecodeOptions {
-  /** Gray level that transparent pixels show (default 1, white). */
+  /** Gray level that transparent pixels show (default 1, white); RGBA keeps the alpha instead. */
   readonly background?: number;
+  /** Decode to gray (1, the default), RGB (3) or RGBA (4), whatever the file's colour type. */
+  readonly channels?: PngChannels;
 }
 
 const signature = [137, 80, 78, 71, 13, 10, 26, 10];
@@ -333,7 +342,7 @@ function unfilter(
   }
 }
 
-/** Turns inflated, filtered scanlines into grayscale pixels. */
+/** Turns inflated, filtered scanlines into pixels of `options.channels` (default gray). */
 export function pixelsFromScanlines(
   chunks: PngChunks,
   inflated: Uint8Array,
@@ -358,7 +367,8 @@ export function pixelsFromScanlines(
   const bpp = Math.max(1, (channels * depth) >> 3);
   const max = (1 << depth) - 1;
   const background = options.background ?? 1;
-  const pixels = new Float32Array(h.width * h.height);
+  const out = options.channels ?? 1;
+  const pixels = new Float32Array(h.width * h.height * out);
 
   // Palette to gray and alpha, once.
   let paletteGray: Float32Array | undefined;
@@ -406,6 +416,8 @@ export function pixelsFromScanlines(
       for (let px = 0; px < pass.width; px++) {
         const x = pass.x0 + px * pass.dx;
         let gray: number;
+        // The colour, for RGB and RGBA output: [gray, gray, gray] unless the file has colour.
+        let rgb: readonly number[] | undefined;
         let alpha = 1;
         switch (h.colorType) {
           case 0: {
@@ -424,6 +436,7 @@ export function pixelsFromScanlines(
             const g = sample(row, px, 1);
             const b = sample(row, px, 2);
             gray = (0.299 * r + 0.587 * g + 0.114 * b) / max;
+            if (out > 1) rgb = [r / max, g / max, b / max];
             if (h.colorType === 6) alpha = sample(row, px, 3) / max;
             else if (keyRgb && r === keyRgb[0] && g === keyRgb[1] && b === keyRgb[2]) alpha = 0;
             break;
@@ -440,16 +453,24 @@ export function pixelsFromScanlines(
               );
             }
             gray = paletteGray![i]!;
+            if (out > 1) rgb = [...chunks.palette!.subarray(3 * i, 3 * i + 3)].map((v) => v / 255);
             alpha = paletteAlpha![i]!;
             break;
           }
         }
-        pixels[y * h.width + x] = alpha === 1 ? gray : gray * alpha + background * (1 - alpha);
+        const o = (y * h.width + x) * out;
+        if (out === 4) {
+          pixels.set([...(rgb ?? [gray, gray, gray]), alpha], o);
+        } else {
+          const over = (v: number) => (alpha === 1 ? v : v * alpha + background * (1 - alpha));
+          if (out === 1) pixels[o] = over(gray);
+          else pixels.set((rgb ?? [gray, gray, gray]).map(over), o);
+        }
       }
     }
     offset += pass.height * (rowBytes + 1);
   }
-  return { width: h.width, height: h.height, pixels };
+  return { width: h.width, height: h.height, channels: out, pixels };
 }
 
 function inflateFailed(e: unknown, source: string): NncError {

@@ -12,7 +12,7 @@ import { gunzipSync, inflateSync } from "node:zlib";
 import { NncError } from "../errors.js";
 import { fileError } from "../file-errors.js";
 import { fsReason } from "../fs-node.js";
-import { decodePngSync, type GrayImage } from "../png.js";
+import { decodePngSync, type GrayImage, type PngDecodeOptions } from "../png.js";
 import { parseCsv, type CsvOptions } from "./csv.js";
 import { idxDataset, type Dataset } from "./dataset.js";
 import {
@@ -107,8 +107,8 @@ export function readCsvFile(path: string, options: CsvOptions): Dataset {
   return parseCsv(text, path, options);
 }
 
-/** Decodes a PNG file to grayscale f32 in [0, 1] (see decodePngSync). */
-export function readPng(path: string, options: { background?: number } = {}): GrayImage {
+/** Decodes a PNG file to grayscale (or RGB, RGBA) f32 in [0, 1] (see decodePngSync). */
+export function readPng(path: string, options: PngDecodeOptions = {}): GrayImage {
   return decodePngSync(readBytes(path), path, (b) => inflateSync(b), options);
 }
 

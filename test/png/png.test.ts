@@ -189,6 +189,44 @@ test("tRNS colour keys for gray and RGB, and the background option", () => {
   assert.equal([...decodePngSync(rgb, "c.png", inflate, { background: 0.5 }).pixels], [0.5, 0]);
 });
 
+test("decoding to RGB or RGBA: colour kept, gray as three equal channels", () => {
+  const px = (bytes: Uint8Array, channels: 1 | 3 | 4, background?: number) => {
+    const img = decodePngSync(bytes, "c.png", inflate, {
+      channels,
+      ...(background !== undefined ? { background } : {}),
+    });
+    assert.is(img.channels, channels);
+    return [...img.pixels].map((v) => Math.round(v * 255));
+  };
+  const size = { width: 2, height: 1 };
+  // RGB, (10, 20, 30) transparent: gray keeps its luma, RGB its colour, RGBA its alpha.
+  const rgb = encodePng({
+    ...size,
+    colorType: 2,
+    bitDepth: 8,
+    samples: [255, 0, 51, 10, 20, 30],
+    transparency: [0, 10, 0, 20, 0, 30],
+  });
+  assert.equal(px(rgb, 1, 0), [82, 0]);
+  assert.equal(px(rgb, 3, 0), [255, 0, 51, 0, 0, 0]);
+  assert.equal(px(rgb, 3), [255, 0, 51, 255, 255, 255]);
+  assert.equal(px(rgb, 4), [255, 0, 51, 255, 10, 20, 30, 0]);
+  // Gray + alpha (16-bit): alpha 0.2 over a black background.
+  const ga = encodePng({ ...size, colorType: 4, bitDepth: 16, samples: [65535, 13107, 0, 65535] });
+  assert.equal(px(ga, 3, 0), [51, 51, 51, 0, 0, 0]);
+  assert.equal(px(ga, 4), [255, 255, 255, 51, 0, 0, 0, 255]);
+  // A palette's colours.
+  const pal = encodePng({
+    ...size,
+    colorType: 3,
+    bitDepth: 8,
+    samples: [1, 0],
+    palette: [0, 0, 0, 12, 34, 56],
+  });
+  assert.equal(px(pal, 3), [12, 34, 56, 0, 0, 0]);
+  assert.equal(px(pal, 4), [12, 34, 56, 255, 0, 0, 0, 255]);
+});
+
 test("a 1x1 16-bit gray PNG written byte by byte", () => {
   // Hand-assembled: IHDR 1x1 depth 16 gray; one row: filter 0, sample 0x8000.
   const raw = new Uint8Array([0, 0x80, 0x00]);
