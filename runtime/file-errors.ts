@@ -34,9 +34,9 @@ export const fileMessages = {
   NN5303: "PNG is truncated: {detail}",
   NN5304: "unsupported PNG: {detail}",
   NN5305: "invalid PNG: {detail}",
-  // Data against the model it feeds (nnc train, nnc eval), checked before training.
+  // Data against the model it feeds (nnc train, nnc eval, nnc predict), checked before running.
   NN5601: "{detail}", // samples not of the input's shape, targets not of the output's
-  NN5602: "{detail}", // a value an integer input cannot take: not whole, not an id below the bound
+  NN5602: "{detail}", // a value the input cannot take: not finite; not whole, not an id below the bound
 } as const;
 
 export type FileErrorCode = keyof typeof fileMessages;

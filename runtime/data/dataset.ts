@@ -136,6 +136,37 @@ export function integerProblem(v: number, input: IntegerInput): string | undefin
   return undefined;
 }
 
+/**
+ * Why `v` is no value of a float input, or undefined: NaN and infinities are not (one makes
+ * every output NaN), nor values beyond 32-bit floats; the rest of a message, as integerProblem's.
+ */
+export function floatProblem(v: number): string | undefined {
+  if (!Number.isFinite(v)) return "is not a finite number";
+  if (!Number.isFinite(Math.fround(v))) {
+    return "is out of the range of 32-bit floats (about ±3.4e38)";
+  }
+  return undefined;
+}
+
+/**
+ * The first value of `values` (samples of `per` values, back to back) that `problem` refuses,
+ * described for a message on the file that holds them (`300 (item 0, value 2, from 0) is out
+ * of range; input tokens takes ids 0 to 299`), or undefined when it refuses none.
+ */
+export function firstValueProblem(
+  values: ArrayLike<number>,
+  per: number,
+  problem: (v: number) => string | undefined,
+): string | undefined {
+  for (let k = 0; k < values.length; k++) {
+    const why = problem(values[k]!);
+    if (why !== undefined) {
+      return `${values[k]} (item ${Math.floor(k / per)}, value ${k % per}, from 0) ${why}`;
+    }
+  }
+  return undefined;
+}
+
 /** Samples [start, start + count) of `ds`, sharing its memory. */
 export function sliceDataset(ds: Dataset, start: number, count: number): Dataset {
   const begin = Math.max(0, Math.min(start, ds.count));
