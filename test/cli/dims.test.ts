@@ -6,16 +6,15 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compileFile } from "../../compiler/compile.js";
 import { defaultLimits } from "../../runtime/plan.js";
 import { fromRoot } from "../util/golden.js";
+import { type CliResult, nncIn } from "./util.js";
 import { rng } from "../device/util.js";
 
-const nnc = fromRoot("dist/bin/nnc.js");
 const dir = mkdtempSync(join(tmpdir(), "nnc-dims-"));
 const file = join(dir, "seq.nn");
 writeFileSync(
@@ -50,15 +49,7 @@ for (let i = 0; i < 512; i++) {
 }
 writeFileSync(join(dir, "seq.csv"), rows.join("\n") + "\n");
 
-function run(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [nnc, ...args], {
-    cwd: dir,
-    encoding: "utf8",
-    timeout: 300_000,
-    env: { ...process.env, NNC_TUNE: "0" },
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[]): CliResult => nncIn(dir, args);
 
 test("without --dim, NN3019 names the dimension, the run and how to bind it", () => {
   const r = run(["train", file]);

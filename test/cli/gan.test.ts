@@ -8,26 +8,17 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readCheckpoint } from "../../runtime/checkpoint-node.js";
 import { fromRoot } from "../util/golden.js";
+import { type CliResult, nncIn } from "./util.js";
 
-const nnc = fromRoot("dist/bin/nnc.js");
 const dir = mkdtempSync(join(tmpdir(), "nnc-gan-"));
 const ckpt = join(dir, "Gan.safetensors");
 
-function run(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [nnc, ...args], {
-    cwd: fromRoot(),
-    encoding: "utf8",
-    timeout: 300_000,
-    env: { ...process.env, NNC_TUNE: "0" },
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[]): CliResult => nncIn(fromRoot(), args);
 
 function noStackTrace(stderr: string): void {
   assert.not.match(stderr, /\n\s+at /, `stack trace in:\n${stderr}`);

@@ -9,27 +9,17 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeSafetensors, type NamedTensor } from "../../runtime/checkpoint.js";
 import { encodeIdx, type IdxType } from "../../runtime/data/idx.js";
 import { encodePng, type PngImageSpec } from "../../runtime/png.js";
-import { fromRoot } from "../util/golden.js";
+import { type CliResult, nncIn } from "./util.js";
 
-const nnc = fromRoot("dist/bin/nnc.js");
 const dir = mkdtempSync(join(tmpdir(), "nnc-predict-"));
 
-function run(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [nnc, ...args], {
-    cwd: dir,
-    encoding: "utf8",
-    timeout: 300_000,
-    env: { ...process.env, NNC_TUNE: "0" },
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[]): CliResult => nncIn(dir, args);
 
 /** Writes `name` in the test folder; returns its name (the CLI runs there). */
 function write(name: string, bytes: string | Uint8Array): string {

@@ -7,7 +7,6 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,8 +14,8 @@ import { compileFile } from "../../compiler/compile.js";
 import { readCheckpoint } from "../../runtime/checkpoint-node.js";
 import { defaultLimits } from "../../runtime/plan.js";
 import { fromRoot } from "../util/golden.js";
+import { type CliResult, nncIn } from "./util.js";
 
-const nnc = fromRoot("dist/bin/nnc.js");
 const gan = fromRoot("examples/gan.nn");
 const dir = mkdtempSync(join(tmpdir(), "nnc-seed-"));
 // examples/gan.nn with `seed = 5` in its train section.
@@ -26,15 +25,10 @@ writeFileSync(
   readFileSync(gan, "utf8").replace("  epochs = 20\n", "  epochs = 20\n  seed   = 5\n"),
 );
 
-function run(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [nnc, ...args], {
-    cwd: dir,
-    encoding: "utf8",
-    timeout: 300_000,
-    env: { ...process.env, NNC_TUNE: "0" },
-  });
+function run(args: string[]): CliResult {
+  const r = nncIn(dir, args);
   assert.not.match(r.stderr, /\n\s+at /, `stack trace in:\n${r.stderr}`);
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  return r;
 }
 
 function train(nn: string, out: string, ...more: string[]): void {
