@@ -449,6 +449,8 @@ export function trainConfig(e: Elab, decl: ast.TrainDecl): TrainConfig {
   }
 
   let earlyStop: EarlyStop | null = null;
+  /** Where `early_stop` names its metric (null: it takes the default; undefined: a bad one). */
+  let metricSpan: Span | null | undefined = null;
   const es = settings.get("early_stop");
   if (es) {
     if (es.value.kind !== "Record") {
@@ -481,7 +483,11 @@ export function trainConfig(e: Elab, decl: ast.TrainDecl): TrainConfig {
               name: name ?? e.text(f.value.span),
               hint: didYouMean(name ?? "", earlyStopMetrics),
             });
-          } else metric = name;
+            metricSpan = undefined;
+          } else {
+            metric = name;
+            metricSpan = f.value.span;
+          }
         } else {
           const v = e.eval(f.value, scope);
           const n =
@@ -614,6 +620,22 @@ export function trainConfig(e: Elab, decl: ast.TrainDecl): TrainConfig {
       });
   }
 
+  // A metric the run does not measure would never stop it.
+  if (earlyStop && es && metricSpan !== undefined) {
+    const why = unmeasured(earlyStop.metric, {
+      validate: settings.has("validate"),
+      regression: data !== null && dataShapes(data).classes === null,
+      steps: steps.length > 0,
+    });
+    if (why) {
+      e.report("NN3022", metricSpan ?? es.value.span, {
+        metric: metricSpan ? `'${earlyStop.metric}'` : `'${earlyStop.metric}' (its default metric)`,
+        train: decl.name.name,
+        why,
+      });
+    }
+  }
+
   return {
     name: decl.name.name,
     decl,
@@ -639,6 +661,28 @@ export function trainConfig(e: Elab, decl: ast.TrainDecl): TrainConfig {
     noise,
     searches,
   };
+}
+
+/**
+ * Why a run does not measure the early-stopping `metric` (null: it does): validation metrics
+ * need `validate` data, accuracy needs classes (a csv without `classes:` is a regression), and a
+ * run with `step` sections reports only its losses.
+ */
+function unmeasured(
+  metric: string,
+  run: { validate: boolean; regression: boolean; steps: boolean },
+): string | null {
+  if (run.steps && metric !== "loss") {
+    return "a run with `step` sections measures only its losses (watch loss)";
+  }
+  if (metric.startsWith("val_") && !run.validate) {
+    return "it has no `validate` data to measure it on (add `validate = ...`, or watch loss)";
+  }
+  if (metric.endsWith("accuracy") && run.regression) {
+    const instead = run.validate ? "loss or val_loss" : "loss";
+    return `its data has no classes (a csv without \`classes:\` is a regression), so it has no accuracy (watch ${instead})`;
+  }
+  return null;
 }
 
 export interface Forward {

@@ -77,4 +77,5 @@ export const checkMessages = {
   NN3020:
     "augmentations transform images, but model {model} takes {input}: {shape}; an image input is [H, W, C] or [H, W]",
   NN3021: "train {train} inherits from itself: {cycle}",
+  NN3022: "early_stop watches {metric}, which train {train} does not measure: {why}",
 } as const;
