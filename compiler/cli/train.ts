@@ -2,7 +2,8 @@
  * @file `nnc train FILE`: compiles a train run, trains it on a WebGPU device through the same
  * NncModel a built module uses, validates after every epoch, and after every epoch writes
  * `DIR/<Model>.safetensors` (atomically: temp file, then rename) and appends a line to
- * `DIR/metrics.jsonl`. Ctrl-C stops after the current step and still saves. `--json` prints one
+ * `DIR/metrics.jsonl` (a new run replaces the file with its first saved epoch's line; an epoch
+ * that diverged is neither saved nor listed). Ctrl-C stops after the current step and still saves. `--json` prints one
  * summary object on stdout at the end. A run with `search` options trains every trial (each in
  * `DIR/trial-<k>/`), ranks them by validation accuracy (else validation loss, else training
  * loss), and copies the best trial's weights to `DIR/<Model>.safetensors`; `--trial K` trains
@@ -55,7 +56,10 @@ const flags: Record<string, FlagSpec> = {
   run: { kind: "string", help: "which train section to run, when the file has several" },
   dim: dimFlag,
   device: { kind: "string", help: "auto | gpu | llvmpipe | swiftshader (env NNC_DEVICE)" },
-  json: { kind: "boolean", help: "print a JSON summary on stdout at the end" },
+  json: {
+    kind: "boolean",
+    help: "print a JSON summary on stdout at the end (its fields: README.md, `nnc train --json`)",
+  },
   trial: {
     kind: "int",
     min: 0,
@@ -116,6 +120,7 @@ export async function run(args: string[]): Promise<number> {
             // loads its data once the saved --limit is known.)
             beforeSearch: (p) => {
               if (!ctx.resume) dataFor(ctx, p, ctx.limit);
+              else resumableBefore(ctx, p, only);
             },
           },
         );
@@ -131,7 +136,7 @@ export async function run(args: string[]): Promise<number> {
         const point = ctx.resume
           ? await resumePoint(ctx, first, outDir, (batch) => compileTrial(only ?? 0, batch))
           : undefined;
-        const r = await trainOne(ctx, point?.program ?? first, outDir, "", point);
+        const r = await trainOne(ctx, point?.program ?? first, outDir, ctx.started, "", point);
         if (f.json) process.stdout.write(JSON.stringify(summaryJson(ctx, r)) + "\n");
         return r.interrupted ? 130 : r.diverged !== undefined ? 1 : 0;
       }
@@ -193,17 +198,27 @@ interface ResumePoint {
 }
 
 /**
- * Reads the state in `dir` for `program` and checks the flags against it: `--seed`, `--batch`
- * and `--limit` default to the state's, and a different value is an error (it would not
- * continue the run). Recompiles when the state's seed or batch differs from the file's.
+ * `--resume`, before the kernel search of `program` (as first compiled): a missing state, or a
+ * `--seed`, `--batch` or `--limit` that would not continue the run, is refused now rather than
+ * after seconds of measuring. A trial of a search without a state of its own is trained from
+ * the start, so it is not refused here.
  */
-async function resumePoint(
-  ctx: TrainContext,
-  program: ModelProgram,
-  dir: string,
-  recompile: (batch: number) => Promise<ModelProgram>,
-): Promise<ResumePoint> {
-  const state = readState(dir, program);
+function resumableBefore(ctx: TrainContext, program: ModelProgram, only: number | undefined) {
+  const base = resolve((ctx.f.out as string | undefined) ?? join("out", program.model));
+  const search = program.settings.search;
+  const dir =
+    !search || search.trials === 1 || only !== undefined
+      ? base
+      : join(base, `trial-${search.trial}`);
+  if (dir !== base && !existsSync(statePath(dir, program.model))) return;
+  resumeFlagsFit(ctx, readState(dir, program));
+}
+
+/**
+ * `--seed`, `--batch` and `--limit` against a saved `state`: each defaults to the state's, and a
+ * different value is an error (it would not continue the run).
+ */
+function resumeFlagsFit(ctx: TrainContext, state: TrainState): void {
   const { f } = ctx;
   const differs = (flag: string, given: unknown, saved: unknown, savedText: string) => {
     if (given === undefined || given === saved) return;
@@ -221,6 +236,20 @@ async function resumePoint(
     state.limit ?? undefined,
     state.limit === null ? "all samples (no --limit)" : `--limit ${state.limit}`,
   );
+}
+
+/**
+ * Reads the state in `dir` for `program` and checks the flags against it (`resumeFlagsFit`).
+ * Recompiles when the state's seed or batch differs from the file's.
+ */
+async function resumePoint(
+  ctx: TrainContext,
+  program: ModelProgram,
+  dir: string,
+  recompile: (batch: number) => Promise<ModelProgram>,
+): Promise<ResumePoint> {
+  const state = readState(dir, program);
+  resumeFlagsFit(ctx, state);
   ctx.seed = state.seed;
   ctx.limit = state.limit ?? undefined;
   let p = program;
@@ -241,18 +270,32 @@ interface TrainOutcome {
   readonly interrupted: boolean;
   /** The epoch whose training loss was NaN or infinite: training stopped, nothing saved. */
   readonly diverged?: number;
-  readonly ckpt: string;
+  /** Whether early stopping ended the run (now, or when it was saved). */
+  readonly stoppedEarly: boolean;
+  /** The run's weights file; null when it wrote none (it diverged in its first epoch). */
+  readonly ckpt: string | null;
   readonly imagesPerSecond: number;
+  /** Seconds since the program's work began (its compiling included). */
+  readonly seconds: number;
+}
+
+/** Why a run stopped before its last epoch, as `--json` names it (null: it did not). */
+function stopReason(r: TrainOutcome): "interrupted" | "diverged" | "early_stop" | null {
+  if (r.interrupted) return "interrupted";
+  if (r.diverged !== undefined) return "diverged";
+  return r.stoppedEarly ? "early_stop" : null;
 }
 
 /**
- * Trains one program into `outDir`: after every epoch, its metrics line, its weights and its
- * training state. With `resume`, continues from that state (a finished run trains nothing).
+ * Trains one program into `outDir`: after every epoch, its weights, its training state and its
+ * metrics line. With `resume`, continues from that state (a finished run trains nothing).
+ * `began` is when the program's work began (`performance.now()`), for its `seconds`.
  */
 async function trainOne(
   ctx: TrainContext,
   program: ModelProgram,
   outDir: string,
+  began: number,
   label = "",
   resume?: ResumePoint,
 ): Promise<TrainOutcome> {
@@ -283,7 +326,15 @@ async function trainOne(
               : "") +
           `; nothing to resume (--epochs N with N > ${st.epoch} trains more)\n`,
       );
-      return { program, history, interrupted: false, ckpt, imagesPerSecond: rate(history) };
+      return {
+        program,
+        history,
+        interrupted: false,
+        stoppedEarly: st.stoppedEarly,
+        ckpt,
+        imagesPerSecond: rate(history),
+        seconds: (performance.now() - began) / 1000,
+      };
     }
     continueMetrics(metricsPath, history);
   }
@@ -327,6 +378,7 @@ async function trainOne(
     process.on("SIGINT", onInt);
     let interrupted = false;
     let diverged: number | undefined;
+    let stoppedEarly = false;
     /** The weights after `epoch`, then (unless `partial`) the state to resume from. */
     const save = async (epoch: number, partial: boolean, stoppedEarly = false) => {
       const weights = await model.getWeights();
@@ -356,9 +408,15 @@ async function trainOne(
         [...weights, ...optimizer],
       );
     };
-    // A new run's metrics replace the last run's only now that its data, initial weights and
-    // model are all in hand: a run that fails before training keeps the old file.
-    if (!resume) writeOrFail(metricsPath, () => writeFileSync(metricsPath, ""));
+    // A new run's metrics replace the last run's only once it has saved weights (its first
+    // epoch's, or an interrupted epoch's): a run that fails or diverges first keeps the old file.
+    let replace = !resume;
+    const addMetrics = (text: string) =>
+      writeOrFail(metricsPath, () => {
+        if (replace) writeFileAtomically(metricsPath, new TextEncoder().encode(text));
+        else appendFileSync(metricsPath, text);
+        replace = false;
+      });
     try {
       await model.fit(train, {
         epochs,
@@ -376,18 +434,18 @@ async function trainOne(
             ...(r.valLoss !== undefined ? { valLoss: r.valLoss } : {}),
             ...(r.valAccuracy !== undefined ? { valAccuracy: r.valAccuracy } : {}),
           });
-          const line = () => JSON.stringify(epochJson(r)) + "\n";
           if (!Number.isFinite(r.loss)) {
-            // Saved, its weights (NaN) would replace the last good ones.
+            // Saved, its weights (NaN) would replace the last good ones; its metrics line
+            // would describe weights the folder does not hold (the progress line shows it).
             diverged = r.epoch;
-            writeOrFail(metricsPath, () => appendFileSync(metricsPath, line()));
             return false;
           }
           history.push(r);
           const go = earlyStop(history, s.earlyStop);
           // The weights first: a metrics line that cannot be written must not cost them.
           await save(r.epoch, false, !go);
-          writeOrFail(metricsPath, () => appendFileSync(metricsPath, line()));
+          addMetrics(JSON.stringify(epochJson(r)) + "\n");
+          stoppedEarly = !go;
           return go;
         },
       });
@@ -395,20 +453,34 @@ async function trainOne(
       if (!abort.signal.aborted) throw e;
       interrupted = true;
       await save(history.length, true);
+      // The weights are this run's now, so the last run's metrics go too.
+      if (replace) addMetrics("");
     } finally {
       process.off("SIGINT", onInt);
       progress.finish();
     }
-    const seconds = (performance.now() - ctx.started) / 1000;
+    const seconds = (performance.now() - began) / 1000;
+    const outcome = {
+      program,
+      history,
+      interrupted,
+      stoppedEarly,
+      ckpt,
+      imagesPerSecond: rate(history),
+      seconds,
+    };
     if (diverged !== undefined) {
       const kept = history.at(-1);
       process.stderr.write(
         `nnc: epoch ${diverged}${label} ended with a training loss that is not a number (the run diverged), so its weights were not saved; ` +
-          (kept ? `${ckpt} keeps epoch ${kept.epoch}'s` : "no epoch finished before it") +
-          `; a lower learning rate may help (metrics in ${metricsPath})\n`,
+          (kept
+            ? `${ckpt} keeps epoch ${kept.epoch}'s (metrics in ${metricsPath})`
+            : "no epoch finished before it") +
+          "; a lower learning rate may help\n",
       );
-      return { program, history, interrupted, diverged, ckpt, imagesPerSecond: rate(history) };
+      return { ...outcome, diverged, ckpt: kept ? ckpt : null };
     }
+    if (stoppedEarly) process.stderr.write(earlyStopMessage(history, s.earlyStop!, label));
     process.stderr.write(
       `nnc: ${interrupted ? "stopped" : "done"}${label} in ${seconds.toFixed(1)} s; weights in ${ckpt}, metrics in ${metricsPath}` +
         (!interrupted
@@ -419,7 +491,7 @@ async function trainOne(
         "\n",
     );
     if (profilingRequested()) await printKernelProfile(program);
-    return { program, history, interrupted, ckpt, imagesPerSecond: rate(history) };
+    return outcome;
   } finally {
     model.dispose();
   }
@@ -526,10 +598,11 @@ function summaryJson(ctx: TrainContext, r: TrainOutcome): Record<string, unknown
         )
       : {}),
     images_per_second: Math.round(r.imagesPerSecond),
-    seconds: Number(((performance.now() - ctx.started) / 1000).toFixed(3)),
+    seconds: Number(r.seconds.toFixed(3)),
     device: ctx.dev.description,
     checkpoint: r.ckpt,
     interrupted: r.interrupted,
+    stopped: stopReason(r),
     ...(search && search.trials > 1 ? { trial: search.trial, choices: search.choices } : {}),
   };
 }
@@ -564,6 +637,8 @@ async function searchTrials(
   const done: TrainOutcome[] = [];
   let interrupted = false;
   for (let k = 0; k < trials; k++) {
+    // A trial's seconds count from its compiling (the first's: from the start, as one run's).
+    const began = k === 0 ? ctx.started : performance.now();
     const compiled = k === 0 ? first : await compileTrial(k);
     const dir = join(outDir, `trial-${k}`);
     let point: ResumePoint | undefined;
@@ -582,6 +657,7 @@ async function searchTrials(
       ctx,
       program,
       dir,
+      began,
       ` trial ${k} of ${trials} (${choices.join(", ")})`,
       point,
     );
@@ -604,7 +680,7 @@ async function searchTrials(
     return interrupted ? 130 : 1;
   }
   const target = join(outDir, `${first.model}.safetensors`);
-  writeFileAtomically(target, readFileSync(best.ckpt));
+  writeFileAtomically(target, readFileSync(best.ckpt!));
   const pct = (v: number | undefined) => (v === undefined ? "-" : `${(v * 100).toFixed(2)}%`);
   const num = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(4));
   const rows = ranked.map((r) => {
@@ -623,10 +699,12 @@ async function searchTrials(
     ].join("\n"),
   );
   if (ctx.f.json) {
+    // The best trial's summary, but the search's checkpoint (the copy), interruption and time.
     const summary = {
       ...summaryJson(ctx, best),
       checkpoint: target,
       interrupted,
+      search_seconds: Number(((performance.now() - ctx.started) / 1000).toFixed(3)),
       trials: done.map((r) => {
         const last = lastEpoch(r);
         return {
@@ -636,6 +714,7 @@ async function searchTrials(
           val_loss: last?.valLoss ?? null,
           train_loss: last?.loss ?? null,
           checkpoint: r.ckpt,
+          stopped: stopReason(r),
         };
       }),
     };
@@ -670,6 +749,20 @@ function epochJson(r: EpochResult): Record<string, number | null> {
     seconds: Number(r.seconds.toFixed(3)),
     images_per_second: Math.round(r.imagesPerSecond),
   };
+}
+
+/** What nnc train says when early stopping ended a run after the last epoch of `history`. */
+function earlyStopMessage(
+  history: readonly EpochResult[],
+  rule: { metric: string; patience: number; minDelta: number },
+  label: string,
+): string {
+  const by = rule.minDelta === 0 ? "" : ` by more than ${Math.abs(rule.minDelta)}`;
+  const n = rule.patience;
+  return (
+    `nnc: stopped early${label} after epoch ${history.at(-1)!.epoch}: ${rule.metric} has not ` +
+    `improved${by} for ${n} epoch${n === 1 ? "" : "s"}\n`
+  );
 }
 
 /**

@@ -84,7 +84,13 @@ test("min_delta reaches the program; nnc train stops when val_loss does not impr
       env: { ...process.env, NNC_TUNE: "0" },
     });
     assert.is(r.status, 0, r.stderr);
-    assert.is((JSON.parse(r.stdout) as { epochs: number }).epochs, 2, r.stderr);
+    const summary = JSON.parse(r.stdout) as { epochs: number; stopped: unknown };
+    assert.is(summary.epochs, 2, r.stderr);
+    assert.is(summary.stopped, "early_stop");
+    assert.match(
+      r.stderr,
+      "nnc: stopped early after epoch 2: val_loss has not improved by more than 100 for 1 epoch\n",
+    );
     const lines = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n");
     assert.is(lines.length, 2);
     const resumed = spawnSync(
@@ -94,6 +100,7 @@ test("min_delta reaches the program; nnc train stops when val_loss does not impr
     );
     assert.is(resumed.status, 0, resumed.stderr);
     assert.match(resumed.stderr, "Mlp already finished: 2 epochs trained (early stopping)");
+    assert.not.match(resumed.stderr, "stopped early after", "said once, when it stopped");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

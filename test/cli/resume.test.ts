@@ -282,6 +282,24 @@ test("refusals exit 1 and name the file", () => {
   r = run(["train", file, "--resume", "--seed", "9", "--epochs", "4", "--out", resumed]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /the run was trained with seed 0; --seed 9 would not continue it/);
+  // Refused before the kernel search (it used to measure for seconds first), so with tuning on
+  // and an empty tune cache nothing is tuned.
+  const { NNC_TUNE: _, ...tuning } = process.env;
+  const b = spawnSync(
+    process.execPath,
+    [nnc, "train", file, "--resume", "--batch", "64", "--out", resumed],
+    {
+      cwd: mkdtempSync(join(dir, "cache-")),
+      encoding: "utf8",
+      env: tuning,
+    },
+  );
+  assert.is(b.status, 1, b.stderr);
+  assert.match(
+    b.stderr,
+    `nnc train: ${join(resumed, "Drop.state.safetensors")}: the run was trained with batch 32; --batch 64 would not continue it`,
+  );
+  assert.not.match(b.stderr, "tuned");
   assert.ok(existsSync(join(resumed, "Drop.state.safetensors")), "refusals leave the state");
 });
 

@@ -56,6 +56,8 @@ test("every trial trains; the best one's weights are the run's checkpoint", () =
     choices: string[];
     val_accuracy: number;
     checkpoint: string;
+    seconds: number;
+    search_seconds: number;
     trials: { trial: number; val_accuracy: number; checkpoint: string; choices: string[] }[];
   };
   assert.is(summary.trials.length, 2);
@@ -74,11 +76,20 @@ test("every trial trains; the best one's weights are the run's checkpoint", () =
     "the run's checkpoint is the best trial's",
   );
   assert.ok(existsSync(join(out, "trial-0", "metrics.jsonl")));
-  const lines = readFileSync(join(out, "search.jsonl"), "utf8").trim().split("\n");
+  const lines = readFileSync(join(out, "search.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { trial: number; seconds: number });
   assert.equal(
-    lines.map((l) => (JSON.parse(l) as { trial: number }).trial),
+    lines.map((l) => l.trial),
     [0, 1],
   );
+  // Each trial's seconds are its own (they used to count from the start of the search), and
+  // the summary's are the best trial's, beside the whole search's.
+  const total = summary.search_seconds;
+  assert.ok(lines.every((l) => l.seconds > 0));
+  assert.ok(lines[0]!.seconds + lines[1]!.seconds <= total, `${JSON.stringify(lines)} ${total}`);
+  assert.is(summary.seconds, lines[1]!.seconds);
   assert.match(r.stderr, /2 of 2 trials, best first/);
 });
 

@@ -279,26 +279,59 @@ function require_checkpoint() {
   return checkpointModule;
 }
 
-test("a run whose loss turns NaN stops, exit 1, saving no NaN weights", () => {
+test("a run whose loss turns NaN stops, exit 1, saving no NaN weights and no metrics line", () => {
   const file = join(dir, "diverge.nn");
   writeFileSync(
     file,
     readFileSync(fromRoot("examples/mlp.nn"), "utf8").replace("adam(lr: 0.001)", "sgd(lr: 1e6)"),
   );
   const out = join(dir, "diverge");
-  const r = run(["train", file, "--limit", "256", "--epochs", "3", "--out", out]);
+  const r = run(["train", file, "--limit", "256", "--epochs", "3", "--out", out, "--json"]);
   assert.is(r.code, 1, r.stderr);
   noStackTrace(r.stderr);
   assert.match(
     r.stderr,
     "nnc: epoch 1 ended with a training loss that is not a number (the run diverged), so its " +
-      "weights were not saved; no epoch finished before it; a lower learning rate may help",
+      "weights were not saved; no epoch finished before it; a lower learning rate may help\n",
   );
   assert.not.match(r.stderr, "epoch 2/3");
+  const summary = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.is(summary.epochs, 0);
+  assert.is(summary.checkpoint, null, "no weights were written");
+  assert.is(summary.stopped, "diverged");
   assert.not.ok(existsSync(join(out, "Mlp.safetensors")));
   assert.not.ok(existsSync(join(out, "Mlp.state.safetensors")));
-  const line = JSON.parse(readFileSync(join(out, "metrics.jsonl"), "utf8")) as { loss: unknown };
-  assert.is(line.loss, null);
+  assert.not.ok(existsSync(join(out, "metrics.jsonl")));
+});
+
+test("a diverged run leaves the last good run's weights, state and metrics as they were", () => {
+  const out = join(dir, "kept");
+  const good = run(["train", "examples/mlp.nn", "--limit", "256", "--epochs", "1", "--out", out]);
+  assert.is(good.code, 0, good.stderr);
+  const names = ["Mlp.safetensors", "Mlp.state.safetensors", "metrics.jsonl"];
+  const before = names.map((n) => readFileSync(join(out, n)));
+  const r = run([
+    "train",
+    join(dir, "diverge.nn"),
+    "--limit",
+    "256",
+    "--epochs",
+    "2",
+    "--out",
+    out,
+  ]);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, "the run diverged");
+  names.forEach((n, i) => assert.equal(readFileSync(join(out, n)), before[i], `${n} unchanged`));
+  // Resuming the good run continues its metrics, with no line of the diverged one.
+  const resumed = run(["train", "examples/mlp.nn", "--resume", "--epochs", "2", "--out", out]);
+  assert.is(resumed.code, 0, resumed.stderr);
+  const lines = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n");
+  assert.equal(
+    lines.map((l) => (JSON.parse(l) as { epoch: number; loss: unknown }).loss !== null),
+    [true, true],
+  );
+  assert.is(lines[0], before[2]!.toString("utf8").trim());
 });
 
 test.run();
