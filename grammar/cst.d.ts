@@ -470,7 +470,8 @@ export interface FieldCstNode extends CstNode {
 export type FieldCstChildren = {
   Name: IToken[];
   Colon: IToken[];
-  expr: ExprCstNode[];
+  Loss?: IToken[];
+  expr?: ExprCstNode[];
 };
 
 export interface SearchExprCstNode extends CstNode {

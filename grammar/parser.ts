@@ -521,11 +521,11 @@ export class NnParser extends CstParser {
     this.CONSUME(t.RBrace);
   });
 
-  // field := NAME ":" expr
+  // field := NAME ":" (expr | "loss")     (`early_stop = { metric: loss }` names the metric)
   field = this.RULE("field", () => {
     this.CONSUME(t.Name);
     this.CONSUME(t.Colon);
-    this.SUBRULE(this.expr);
+    this.OR([{ ALT: () => this.CONSUME(t.Loss) }, { ALT: () => this.SUBRULE(this.expr) }]);
   });
 
   // search := "search" list

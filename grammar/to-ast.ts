@@ -594,7 +594,12 @@ export class AstBuilder extends BaseVisitor {
 
   field(ctx: cst.FieldCstChildren, fallback: Span): ast.RecordField {
     const name = this.ident(first(ctx.Name), fallback);
-    const value = this.exprOr(first(ctx.expr), name.span);
+    // The keyword `loss` as a field's value is the name `loss` (early_stop's metric); where no
+    // name fits, the checker reports it as it would any other name.
+    const loss = first(ctx.Loss);
+    const value = isReal(loss)
+      ? this.ident(loss, name.span)
+      : this.exprOr(first(ctx.expr), name.span);
     return { kind: "RecordField", name, value, span: this.join(name.span, value.span) };
   }
 

@@ -58,6 +58,16 @@ test("an improvement must exceed min_delta; a smaller one does not become the be
   assert.ok(earlyStop(history([0.5, 0.3]), acc), "accuracy 0.5 -> 0.7 is 0.2");
 });
 
+test("`metric: loss` (loss is a keyword) parses, checks and reaches the program", () => {
+  const text = readFileSync(fromRoot("examples/mlp.nn"), "utf8").replace(
+    "  metrics   = [accuracy]\n",
+    "  metrics   = [accuracy]\n  early_stop = { metric: loss, patience: 2 }\n",
+  );
+  const compiled = compileFile(fromRoot("examples/mlp.nn"), { limits: defaultLimits, text });
+  assert.equal(compiled.diagnostics, []);
+  assert.equal(compiled.program?.settings.earlyStop, { metric: "loss", patience: 2, minDelta: 0 });
+});
+
 test("min_delta reaches the program; nnc train stops when val_loss does not improve by it", () => {
   const dir = mkdtempSync(join(tmpdir(), "nnc-early-stop-"));
   try {

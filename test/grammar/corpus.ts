@@ -65,6 +65,7 @@ train Gan {
     updates   = Discriminator
   }
   step generator { loss = bce_logits(Discriminator(Generator(z)), 1); updates = Generator }
+  early_stop = { metric: loss, patience: 5 }
 }
 `,
   finetune: `train FineTune: Mnist {

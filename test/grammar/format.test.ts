@@ -61,6 +61,13 @@ test("train settings align their '=' within a run; comments stay in place", () =
   );
 });
 
+test("a record field whose value is the keyword `loss` prints as written", () => {
+  assert.is(
+    fmt("train T: M { loss = mse\n early_stop = {metric:loss,patience:2} }"),
+    "train T: M {\n  loss       = mse\n  early_stop = { metric: loss, patience: 2 }\n}\n",
+  );
+});
+
 test("long parameter lists and calls break one item per line with a trailing comma", () => {
   const long = `block b(${Array.from({ length: 12 }, (_, i) => `parameter_${i} = ${i}`).join(", ")}) { 1 }`;
   const out = fmt(long);

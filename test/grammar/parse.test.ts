@@ -220,6 +220,21 @@ test("records, parens, not, comparisons", () => {
   assert.is(((n as ast.Binary).left as ast.Unary).op, "not");
 });
 
+test("the keyword `loss` as a record field's value is the name: early_stop's metric", () => {
+  const { m, file } = parse(
+    "train T: M {\n  loss = mse\n  early_stop = { metric: loss, patience: 2 }\n}\n",
+  );
+  const [loss, es] = (m.items[0] as ast.TrainDecl).entries as ast.Setting[];
+  assert.is(loss!.key.name, "loss");
+  assert.is((loss!.value as ast.Ident).name, "mse");
+  const metric = (es!.value as ast.RecordExpr).fields[0]!;
+  assert.is(metric.name.name, "metric");
+  assert.is(metric.value.kind, "Ident");
+  assert.is((metric.value as ast.Ident).name, "loss");
+  assert.is(at(file, metric.value.span), "3:26-3:30");
+  assert.is(at(file, metric.span), "3:18-3:30");
+});
+
 test("if / else if / else; an else-if is an else body holding the if", () => {
   const { e, file } = result(
     "model M(x: [1]) { if a { 1 } else if b { let y = 2; y } else { 3 } }",
