@@ -245,6 +245,9 @@ async function buildWith(args: string[], early: EarlyValidator | undefined): Pro
     if (emit !== undefined && !(phases as readonly string[]).includes(emit)) {
       throw new UsageError(`--emit must be one of ${phases.join(", ")} (got '${emit}')`);
     }
+    if (f.minify === true && f.standalone !== true) {
+      throw new UsageError("--minify minifies the --standalone bundle; give --standalone too");
+    }
     if (pos.length > 1) throw new UsageError(`takes one .nn file (got ${pos.length})`);
     const file = requireFile("build", pos[0]);
     const started = performance.now();

@@ -148,6 +148,13 @@ test("nnc build --emit prints a phase; an unknown phase is a usage error", async
   const bad = await nnc(["build", "examples/mnist.nn", "--emit", "llvm"]);
   assert.is(bad.code, 2);
   assert.match(bad.stderr, "--emit must be one of ir, grad, wgsl, plan, ts (got 'llvm')");
+  // --minify applies to the --standalone bundle only; alone it was silently ignored.
+  const minify = await nnc(["build", "examples/mnist.nn", "--minify", "-o", "no-such-dir"]);
+  assert.is(minify.code, 2);
+  assert.is(
+    minify.stderr,
+    "nnc build: --minify minifies the --standalone bundle; give --standalone too (see nnc build --help)\n",
+  );
 });
 
 test("a run's init checkpoint is left to loadWeights, and the build says so", async () => {
