@@ -5,6 +5,7 @@
  * ModelProgram: the plain data that `nnc train` runs and `nnc build` embeds.
  */
 import { checkFile } from "./index.js";
+import type { CheckedModel } from "./check/index.js";
 import { searchesOf } from "./check/train.js";
 import { lowerTrainChecked, type LoweredStep, type LoweredTrain } from "./ir/lower.js";
 import { GraphBuilder } from "./ir/builder.js";
@@ -121,6 +122,24 @@ function checkGraph(name: string, g: Graph): void {
     throw new CompilerBug(`${name} graph is malformed:\n${problems.join("\n")}`);
 }
 
+/** NN4013 for the first of `bindings` that no input of `models` has as a dimension. */
+function unknownDimension(
+  models: readonly CheckedModel[],
+  bindings: Readonly<Record<string, number>>,
+): Diagnostic | null {
+  if (models.length === 0) return null;
+  const symbols = new Set(
+    models.flatMap((m) => m.inputs.flatMap((i) => i.shape.flatMap((d) => symbolsOf(d)))),
+  );
+  const name = Object.keys(bindings).find((n) => !symbols.has(n));
+  if (name === undefined) return null;
+  const known =
+    symbols.size > 0
+      ? `its symbolic dimensions: ${[...symbols].join(", ")}`
+      : "its inputs have fixed sizes";
+  return diag("NN4013", models[0]!.decl.name.span, { name, model: models[0]!.name, known });
+}
+
 /** Compiles `path` into a ModelProgram for a device with `limits`. Never throws for user errors. */
 export function compileFile(path: string, opts: CompileOptions): CompileResult {
   const checked = checkFile(path, opts.text !== undefined ? { text: opts.text } : {});
@@ -145,23 +164,20 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
   const trial = opts.trial ?? 0;
   const bindings = opts.bindings ?? {};
   const probe = lowerTrainChecked(program, run, { batch: opts.batch ?? 1, trial, bindings });
-  if (!probe.train) return fail(probe.diagnostics);
   // A size for a dimension no input of the run's models declares is a mistake (a misspelt
-  // name would otherwise be ignored).
-  const models = probe.train.models.map((m) => program.models.get(m)!);
-  const symbols = new Set(
-    models.flatMap((m) => m.inputs.flatMap((i) => i.shape.flatMap((d) => symbolsOf(d)))),
-  );
-  for (const name of Object.keys(bindings)) {
-    if (symbols.has(name)) continue;
-    const known =
-      symbols.size > 0
-        ? `its symbolic dimensions: ${[...symbols].join(", ")}`
-        : "its inputs have fixed sizes";
-    return fail([
-      diag("NN4013", models[0]!.decl.name.span, { name, model: models[0]!.name, known }),
-    ]);
-  }
+  // name would otherwise be ignored). Checked when the run does not lower too, against the
+  // model it names (else every model): the misspelt name leaves the real dimension unbound,
+  // and that NN3019 alone would not say why.
+  const decl = program.trains.get(run)!.decl;
+  const named = program.models.get(decl.model?.name ?? decl.name.name);
+  const models = probe.train
+    ? probe.train.models.map((m) => program.models.get(m)!)
+    : named
+      ? [named]
+      : [...program.models.values()];
+  const unknown = unknownDimension(models, bindings);
+  if (unknown) return fail([unknown, ...probe.diagnostics]);
+  if (!probe.train) return fail(probe.diagnostics);
   const batch = opts.batch ?? probe.train.configuredBatch;
   const inferBatch = opts.inferBatch ?? 256;
   // A batch given by the caller (nnc train --batch, NncModel's compile) is checked as the file's is.

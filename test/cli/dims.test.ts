@@ -99,6 +99,25 @@ test("a size for a dimension no input declares is NN4013 naming the known ones",
       ],
     ],
   );
+  // The only size given misspelt: the model's T is unbound too (NN3019), but the first error
+  // says that X is no dimension of the model, and which are (it said only that T was unknown).
+  const only = compileFile(fromRoot("examples", "sentiment.nn"), {
+    limits: defaultLimits,
+    bindings: { X: 7 },
+  });
+  assert.equal(
+    only.diagnostics.map((d) => [d.code, d.message]),
+    [
+      [
+        "NN4013",
+        "a size was given for dimension 'X', but model Sentiment has no dimension of that name (its symbolic dimensions: T)",
+      ],
+      [
+        "NN3019",
+        "the size of dimension 'T' is unknown; bind it to a number to build the graphs (e.g. --dim T=100)",
+      ],
+    ],
+  );
   const fixed = run(["train", fromRoot("examples", "mnist.nn"), "--dim", "X=3"]);
   assert.is(fixed.code, 1);
   assert.match(fixed.stderr, /mnist\.nn:4:7: error NN4013: .*'X'.*\(its inputs have fixed sizes\)/);
