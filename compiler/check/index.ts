@@ -41,6 +41,10 @@ export interface CheckedTrain {
   readonly decl: ast.TrainDecl;
   /** Number of options of each `search` axis (empty: no search). */
   readonly grid: readonly number[];
+  /** The model it trains (null: a run with `step` sections, or none found). */
+  readonly model: string | null;
+  /** The layers its `freeze` setting names (in its first trial). */
+  readonly freeze: readonly string[];
 }
 
 export interface CheckedProgram {
@@ -282,7 +286,14 @@ export function checkTrain(
       diagnostics.push(...r.diagnostics);
     }
   });
-  return { train: { name: decl.name.name, decl, grid }, diagnostics };
+  const train: CheckedTrain = {
+    name: decl.name.name,
+    decl,
+    grid,
+    model: first.config.steps.length === 0 ? (first.config.model?.decl.name.name ?? null) : null,
+    freeze: first.config.freeze.map((f) => f.name),
+  };
+  return { train, diagnostics };
 }
 
 function dedupe(ds: readonly Diagnostic[]): Diagnostic[] {

@@ -1,8 +1,9 @@
 /**
  * @file `summarize`: a model's layers as Keras prints them: one row per call at the model's top
  * level (layer name, kind, per-sample output shape, parameter count), then total, trainable and
- * non-trainable counts (state such as batchnorm statistics is non-trainable). `formatSummary`
- * renders the table with `None` for the batch axis.
+ * non-trainable counts (state such as batchnorm statistics is non-trainable, and so are the
+ * parameters of the layers the first train run of the model freezes, as Keras counts a frozen
+ * layer's). `formatSummary` renders the table with `None` for the batch axis.
  */
 import type { Dim, Shape } from "../dims.js";
 import type { CheckedProgram } from "./index.js";
@@ -20,6 +21,8 @@ export interface Summary {
   readonly total: Dim;
   readonly trainable: Dim;
   readonly nonTrainable: Dim;
+  /** The run whose `freeze` made parameters non-trainable, and the layers it names. */
+  readonly frozenBy: { readonly train: string; readonly layers: readonly string[] } | null;
 }
 
 function add(a: Dim, b: Dim): Dim {
@@ -41,10 +44,13 @@ export function summarize(program: CheckedProgram, modelName?: string): Summary 
     [...program.models.keys()][0];
   const m = name === undefined ? undefined : program.models.get(name);
   if (!m) return null;
+  // The run `nnc train` would train the model with: the first that trains it.
+  const run = [...program.trains.values()].find((t) => t.model === m.name);
+  const frozen = new Set(run?.freeze ?? []);
   let trainable: Dim = 0;
   let nonTrainable: Dim = 0;
   for (const v of m.variables) {
-    if (v.kind === "param") trainable = add(trainable, sizeOf(v.shape));
+    if (v.kind === "param" && !frozen.has(v.layer)) trainable = add(trainable, sizeOf(v.shape));
     else nonTrainable = add(nonTrainable, sizeOf(v.shape));
   }
   return {
@@ -58,6 +64,7 @@ export function summarize(program: CheckedProgram, modelName?: string): Summary 
     total: add(trainable, nonTrainable),
     trainable,
     nonTrainable,
+    frozenBy: run && frozen.size > 0 ? { train: run.name, layers: [...frozen] } : null,
   };
 }
 
@@ -85,6 +92,9 @@ export function formatSummary(s: Summary): string {
   out.push("=".repeat(width));
   out.push(`Total params: ${commas(s.total)}`);
   out.push(`Trainable params: ${commas(s.trainable)}`);
-  out.push(`Non-trainable params: ${commas(s.nonTrainable)}`);
+  const frozen = s.frozenBy
+    ? ` (train ${s.frozenBy.train} freezes ${s.frozenBy.layers.join(", ")})`
+    : "";
+  out.push(`Non-trainable params: ${commas(s.nonTrainable)}${frozen}`);
   return out.join("\n");
 }

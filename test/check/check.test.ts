@@ -6,7 +6,7 @@
 import { readdirSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { checkFile, summarize } from "../../compiler/index.js";
+import { checkFile, formatSummary, summarize } from "../../compiler/index.js";
 import { closest, editDistance } from "../../compiler/check/suggest.js";
 import { fans } from "../../compiler/check/builtins.js";
 import { fromRoot, repoRoot } from "../util/golden.js";
@@ -52,6 +52,19 @@ test("MNIST summary: Keras's layer shapes and 54,410 parameters", () => {
   assert.equal(
     m.variables.map((v) => `${v.name} ${v.shape.join("x")} ${v.layer}`),
     ["conv2d.w 3x3x1x32 conv2d", "conv2d.b 32 conv2d", "dense.w 5408x10 dense", "dense.b 10 dense"],
+  );
+});
+
+test("a layer the model's train run freezes counts as non-trainable, as in Keras", () => {
+  const r = checkFile(fromRoot("examples/finetune.nn"));
+  const s = summarize(r.program!, "Mnist")!;
+  assert.is(s.total, 54410);
+  assert.is(s.trainable, 5408 * 10 + 10);
+  assert.is(s.nonTrainable, 3 * 3 * 1 * 32 + 32);
+  assert.equal(s.frozenBy, { train: "FineTune", layers: ["conv2d"] });
+  assert.match(
+    formatSummary(s),
+    "Trainable params: 54,090\nNon-trainable params: 320 (train FineTune freezes conv2d)",
   );
 });
 
