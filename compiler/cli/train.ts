@@ -3,11 +3,12 @@
  * NncModel a built module uses, validates after every epoch, and after every epoch writes
  * `DIR/<Model>.safetensors` (atomically: temp file, then rename) and appends a line to
  * `DIR/metrics.jsonl` (a new run replaces the file with its first saved epoch's line; an epoch
- * that diverged is neither saved nor listed). Ctrl-C stops after the current step and still saves. `--json` prints one
- * summary object on stdout at the end. A run with `search` options trains every trial (each in
- * `DIR/trial-<k>/`), ranks them by validation accuracy (else validation loss, else training
- * loss), and copies the best trial's weights to `DIR/<Model>.safetensors`; `--trial K` trains
- * one trial; trials whose data settings differ each load their own data. After every epoch it
+ * that diverged is neither saved nor listed). Ctrl-C stops after the current step and still
+ * saves. `--json` prints one summary object on stdout at the end (README.md lists its fields;
+ * `stopped` says why training ended early, if it did). A run with `search` options trains
+ * every trial (each in `DIR/trial-<k>/`), ranks them by validation accuracy (else validation
+ * loss, else training loss), and copies the best trial's weights to `DIR/<Model>.safetensors`;
+ * `--trial K` trains one trial; trials whose data settings differ each load their own data. After every epoch it
  * also writes the training state (train-state.ts), from which `--resume` continues the run bit
  * for bit: weights, optimizer state, step counter, epoch and data order.
  */
@@ -58,7 +59,7 @@ const flags: Record<string, FlagSpec> = {
   device: { kind: "string", help: "auto | gpu | llvmpipe | swiftshader (env NNC_DEVICE)" },
   json: {
     kind: "boolean",
-    help: "print a JSON summary on stdout at the end (its fields: README.md, `nnc train --json`)",
+    help: "print a JSON summary on stdout at the end (its fields are listed in README.md)",
   },
   trial: {
     kind: "int",
