@@ -7,14 +7,12 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fromRoot } from "../util/golden.js";
+import { type CliResult, nncIn } from "./util.js";
 import { rng } from "../device/util.js";
 
-const nnc = fromRoot("dist/bin/nnc.js");
 const dir = mkdtempSync(join(tmpdir(), "nnc-search-"));
 const file = join(dir, "grid.nn");
 // Two trials that differ clearly: a learning rate that learns and one that barely moves.
@@ -36,15 +34,7 @@ train Grid {
 `,
 );
 
-function run(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [nnc, ...args], {
-    cwd: dir,
-    encoding: "utf8",
-    timeout: 300_000,
-    env: { ...process.env, NNC_TUNE: "0" },
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const run = (args: string[]): CliResult => nncIn(dir, args);
 
 test("every trial trains; the best one's weights are the run's checkpoint", () => {
   const out = join(dir, "out");
