@@ -129,16 +129,19 @@ export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
 
   /**
    * Would merging groups a and b create a path that leaves them through another group and
-   * comes back? (Views and inline scalars belong to no group and are passed through.)
+   * comes back? A path that reaches another group goes on from every member of it (the group
+   * runs as one kernel: what any member needs runs before all of it), so entering a group at
+   * one member and leaving it from another counts. (Views and inline scalars belong to no
+   * group and are passed through.)
    */
   const canMerge = (a: MGroup, b: MGroup): boolean => {
     let maxId = 0;
     for (const m of a.members) maxId = Math.max(maxId, m);
     for (const m of b.members) maxId = Math.max(maxId, m);
     const inAB = (x: number) => groupOf[x] === a.id || groupOf[x] === b.id;
-    const grouped = (x: number) => groupOf[x]! >= 0;
     const stack: [number, boolean][] = [];
     const seen = [new Set<number>(), new Set<number>()];
+    const entered = new Set<number>();
     for (const g of [a, b]) {
       for (const m of g.members) {
         for (const c of consumers[m]!) if (!inAB(c) && c < maxId) stack.push([c, false]);
@@ -153,8 +156,14 @@ export function groupGraph(v: FuseGraph, opts: GroupOptions): Grouping {
         if (escaped) return false;
         continue;
       }
-      for (const c of consumers[x]!) {
-        if (c <= maxId) stack.push([c, escaped || grouped(x)]);
+      const g = groupOf[x]!;
+      if (g < 0) {
+        for (const c of consumers[x]!) if (c <= maxId) stack.push([c, escaped]);
+      } else if (!entered.has(g)) {
+        entered.add(g);
+        for (const m of groups[g]!.members) {
+          for (const c of consumers[m]!) if (c <= maxId) stack.push([c, true]);
+        }
       }
     }
     return true;

@@ -179,6 +179,33 @@ test("Adam updates every parameter in place: no update copies after the step", (
   assert.equal(mlp.step.updates, []);
 });
 
+test("a merge that would enter another group at one member and leave it from another is refused", () => {
+  // A serial group held both a producer (the upstream gradient) and a consumer (of sign(w)) of
+  // an elementwise group, which canMerge missed: it followed nodes, not groups, so no node path
+  // came back, yet the groups needed each other ("kernel groups form a cycle" at batch 64 with
+  // 16 storage buffers; found by a user's model of mixed elementwise ops).
+  const source = `model G(image: [28, 28, 1]) -> [10] {
+  let g = image |> reshape([4, 196]) |> dense(6)
+  let h = where(g > 0.0, swish(g), softplus(g)) + clip(g, -0.5, 0.5) * abs(g) + sin(g) * cos(g)
+  concat([max(h, axis: 0) + min(h, axis: 0), take(h, 1)], axis: -1) |> dense(10)
+}
+train G {
+  data      = mnist(split: "train")
+  loss      = softmax_cross_entropy
+  optimizer = sgd(lr: 0.001)
+  batch     = 64
+}
+`;
+  for (const batch of [16, 64, 128]) {
+    const r = compileFile("mixed.nn", {
+      text: source,
+      limits: { ...defaultLimits, maxStorageBuffersPerShaderStage: 16 },
+      batch,
+    });
+    assert.ok(r.program, `batch ${batch}: ${r.diagnostics.map((d) => d.message).join("; ")}`);
+  }
+});
+
 test("residual.nn and rows.nn plan fused (two reductions into one add), far under unfused", () => {
   // Before the fix their step graphs threw in the kernel writer and compileFile fell back to
   // one kernel per node (399 and 1,706 kernels at these limits); compileFile now throws instead.
