@@ -29,7 +29,11 @@ export function writeCheckpoint(
 }
 
 /** Reads and validates a safetensors checkpoint (see decodeSafetensors). */
-export function readCheckpoint(path: string, expected?: readonly ExpectedTensor[]): Checkpoint {
+export function readCheckpoint(
+  path: string,
+  expected?: readonly ExpectedTensor[],
+  model?: string,
+): Checkpoint {
   let bytes: Uint8Array;
   try {
     const b = readFileSync(path);
@@ -38,5 +42,5 @@ export function readCheckpoint(path: string, expected?: readonly ExpectedTensor[
     if (e instanceof NncError) throw e;
     throw fileError("NN5001", { reason: fsReason(e) }, { file: path });
   }
-  return decodeSafetensors(bytes, path, expected);
+  return decodeSafetensors(bytes, path, expected, model);
 }

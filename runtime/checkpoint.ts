@@ -167,12 +167,15 @@ interface Entry {
 /**
  * Decodes and validates a safetensors file. `source` names it in errors. With `expected`, the
  * file must hold exactly those tensors with those shapes (and dtypes, when given); the result
- * then lists the tensors in the expected order, otherwise in file order.
+ * then lists the tensors in the expected order, otherwise in file order. With `model` too, a
+ * multi-step run's file, which names every model's tensors `<Model>/<name>`, loads the tensors
+ * of that model and ignores the other models'.
  */
 export function decodeSafetensors(
   bytes: Uint8Array,
   source = "<bytes>",
   expected?: readonly ExpectedTensor[],
+  model?: string,
 ): Checkpoint {
   const at = { file: source };
   const size = bytes.length;
@@ -323,10 +326,20 @@ export function decodeSafetensors(
   }
   let ordered = entries;
   if (expected) {
-    const byName = new Map(entries.map((e) => [e.name, e]));
+    const own = `${model}/`;
+    if (
+      model !== undefined &&
+      !entries.some((e) => e.name === expected[0]?.name) &&
+      entries.some((e) => e.name.startsWith(own))
+    ) {
+      ordered = entries
+        .filter((e) => e.name.startsWith(own))
+        .map((e) => ({ ...e, name: e.name.slice(own.length) }));
+    }
+    const byName = new Map(ordered.map((e) => [e.name, e]));
     const wanted = new Set(expected.map((e) => e.name));
     const missing = expected.filter((e) => !byName.has(e.name)).map((e) => e.name);
-    const unexpected = entries.filter((e) => !wanted.has(e.name)).map((e) => e.name);
+    const unexpected = ordered.filter((e) => !wanted.has(e.name)).map((e) => e.name);
     if (missing.length > 0 || unexpected.length > 0) {
       const parts: string[] = [];
       if (missing.length > 0)

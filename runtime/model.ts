@@ -759,7 +759,12 @@ export class NncModel {
   /** Loads safetensors bytes; every model variable must be there with its shape. */
   loadWeights(bytes: Uint8Array, source = "<weights>"): void {
     this.check();
-    const { tensors } = decodeSafetensors(bytes, source, checkpointTensors(this.program));
+    const { tensors } = decodeSafetensors(
+      bytes,
+      source,
+      checkpointTensors(this.program),
+      this.program.model,
+    );
     this.setWeights(tensors);
   }
 

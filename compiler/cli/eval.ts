@@ -40,7 +40,7 @@ export async function run(args: string[]): Promise<number> {
     try {
       const program = await compileForInference("eval", file, dev, f);
       // Validate the checkpoint before any slow work.
-      const ckpt = readCheckpoint(weights, checkpointTensors(program));
+      const ckpt = readCheckpoint(weights, checkpointTensors(program), program.model);
       const spec =
         which === "train"
           ? program.settings.data

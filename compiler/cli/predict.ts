@@ -205,7 +205,7 @@ export async function run(args: string[]): Promise<number> {
     const dev = await device(f.device as string | undefined);
     try {
       const program = await compileForInference("predict", file, dev, f);
-      const ckpt = readCheckpoint(weights, checkpointTensors(program));
+      const ckpt = readCheckpoint(weights, checkpointTensors(program), program.model);
       const limit = f.limit as number | undefined;
       const samples = inputs.flatMap((path) =>
         /\.png$/i.test(path)

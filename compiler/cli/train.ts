@@ -353,7 +353,7 @@ async function trainOne(
       model.stepCount = resume.state.step;
     } else if (s.init) {
       const initPath = resolve(dirname(resolve(file)), s.init);
-      model.setWeights(readCheckpoint(initPath, checkpointTensors(program)).tensors);
+      model.setWeights(readCheckpoint(initPath, checkpointTensors(program), program.model).tensors);
     }
     const tty = process.env.NNC_STDERR_TTY === "1" || process.stderr.isTTY === true;
     const steps = Math.floor(train.count / program.stepBatch);

@@ -135,6 +135,47 @@ test("expected tensors: order, missing, unexpected, shapes and dtypes", () => {
   );
 });
 
+test("a multi-step run's file loads one model's <Model>/ tensors into a run of that model", () => {
+  const [w, b] = tensors;
+  const step = encodeSafetensors([
+    { ...w!, name: "Critic/dense.w", data: new Float32Array(6) },
+    { ...b!, name: "Mlp/dense.b" },
+    { ...w!, name: "Mlp/dense.w" },
+    { ...b!, name: "Critic/dense.b", data: new Float32Array(3) },
+  ]);
+  const expected = [
+    { name: "dense.w", shape: [2, 3] },
+    { name: "dense.b", shape: [3] },
+  ];
+  const loaded = decodeSafetensors(step, "gan.safetensors", expected, "Mlp").tensors;
+  assert.equal(
+    loaded.map((t) => [t.name, [...t.data]]),
+    [
+      ["dense.w", [...w!.data]],
+      ["dense.b", [...b!.data]],
+    ],
+  );
+  // Without the model's name, or for a model the file does not hold, the names do not match.
+  for (const model of [undefined, "Other"]) {
+    assert.is(
+      fails(() => decodeSafetensors(step, "gan.safetensors", expected, model)).message,
+      "gan.safetensors: the model's dense.w, dense.b are missing; Critic/dense.w, Mlp/dense.b, Mlp/dense.w, Critic/dense.b are not in the model; was it saved from another model?",
+    );
+  }
+  // The model's tensors must still match it.
+  assert.is(
+    fails(() => decodeSafetensors(step, "gan.safetensors", expected.slice(0, 1), "Mlp")).message,
+    "gan.safetensors: dense.b is not in the model; was it saved from another model?",
+  );
+  // A file of the model's own names loads as it is, even beside a tensor named like the prefix.
+  const own = encodeSafetensors([...tensors.slice(0, 2), { ...b!, name: "Mlp/x" }]);
+  assert.equal(
+    decodeSafetensors(own, "m.safetensors", [...expected, { name: "Mlp/x", shape: [3] }], "Mlp")
+      .tensors.length,
+    3,
+  );
+});
+
 test("hostile files: every error names the file and says what is wrong", () => {
   const e = (bytes: Uint8Array) => fails(() => decodeSafetensors(bytes, "bad.safetensors"));
   const entry = (fields: string) => `{"t":{${fields}}}`;

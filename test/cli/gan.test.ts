@@ -4,14 +4,17 @@
  * `--json`, `metrics.jsonl` and the progress lines), prints null for the accuracy and
  * validation keys it has no value for, and writes one checkpoint with both models' tensors,
  * the ones `nnc summary` lists. `nnc eval` and `nnc predict` refuse it with a message, not a
- * stack trace.
+ * stack trace. A run of one of its models loads that model's `<Model>/` tensors from such a file
+ * (`nnc predict`, `nnc eval`, `init`); another model's file stays an error.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readCheckpoint } from "../../runtime/checkpoint-node.js";
+import { encodeIdx } from "../../runtime/data/idx.js";
+import { loadMnist } from "../../runtime/data/node.js";
 import { fromRoot } from "../util/golden.js";
 import { type CliResult, nncIn } from "./util.js";
 
@@ -100,6 +103,82 @@ test("nnc eval and nnc predict refuse a multi-step run with a message", () => {
     assert.match(r.stderr, `nnc ${args[0]}: examples/gan.nn: train Gan is a multi-step run`);
     assert.match(r.stderr, "steps discriminator, generator");
   }
+});
+
+test("a run of one model of a multi-step run loads that model's weights from its file", () => {
+  const mlp = `model Mlp(image: [28, 28, 1]) -> [10] {
+  image |> flatten |> dense(8, activation: relu) |> dense(10)
+}
+`;
+  const noisy = join(dir, "noisy.nn");
+  writeFileSync(
+    noisy,
+    `${mlp}train Noisy {
+  data  = mnist(split: "train")
+  batch = 32
+  noise z: [28, 28, 1] = normal(std: 0.3)
+  step fit {
+    loss      = softmax_cross_entropy(Mlp(image + z), label)
+    optimizer = adam(lr: 0.01)
+    updates   = Mlp
+  }
+}
+`,
+  );
+  const out = join(dir, "noisy");
+  const t = run(["train", noisy, "--epochs", "1", "--limit", "64", "--out", out]);
+  assert.is(t.code, 0, t.stderr);
+  const weights = join(out, "Noisy.safetensors");
+  const saved = new Map(readCheckpoint(weights).tensors.map((x) => [x.name, x.data]));
+  assert.equal([...saved.keys()], ["Mlp/dense.w", "Mlp/dense.b", "Mlp/dense_1.w", "Mlp/dense_1.b"]);
+  // A plain run of Mlp that starts from them and never moves (lr 0).
+  const plain = join(dir, "plain.nn");
+  writeFileSync(
+    plain,
+    `import "noisy.nn"
+train Plain: Mlp {
+  data      = mnist(split: "train")
+  loss      = softmax_cross_entropy
+  optimizer = sgd(lr: 0.0)
+  batch     = 32
+  init      = "noisy/Noisy.safetensors"
+}
+`,
+  );
+  const p = run(["train", plain, "--epochs", "1", "--limit", "32", "--out", join(dir, "plain")]);
+  assert.is(p.code, 0, p.stderr);
+  for (const x of readCheckpoint(join(dir, "plain", "Mlp.safetensors")).tensors) {
+    assert.equal([...x.data], [...saved.get(`Mlp/${x.name}`)!], x.name);
+  }
+  // nnc predict and nnc eval of that run take the file as --weights: the probabilities are
+  // the ones its tensors give.
+  const images = loadMnist({ split: "test", limit: 2 }).inputs;
+  const idx = join(dir, "two.idx");
+  writeFileSync(idx, encodeIdx("u8", [2, 28, 28], images));
+  const r = run(["predict", plain, "--weights", weights, idx, "--json"]);
+  assert.is(r.code, 0, r.stderr);
+  const rows = JSON.parse(r.stdout) as { probabilities: number[] }[];
+  const dense = (x: number[], w: string, b: string) => {
+    const [wd, bd] = [saved.get(w)!, saved.get(b)!];
+    return [...bd].map((v, j) => x.reduce((a, xi, i) => a + xi * wd[i * bd.length + j]!, v));
+  };
+  rows.forEach((row, n) => {
+    const x = [...images.subarray(n * 784, (n + 1) * 784)].map((v) => v / 255);
+    const h = dense(x, "Mlp/dense.w", "Mlp/dense.b").map((v) => Math.max(v, 0));
+    const e = dense(h, "Mlp/dense_1.w", "Mlp/dense_1.b").map(Math.exp);
+    const sum = e.reduce((a, b) => a + b, 0);
+    e.forEach((v, c) => assert.ok(Math.abs(row.probabilities[c]! - v / sum) < 1e-5, `${n} ${c}`));
+  });
+  const e = run(["eval", plain, "--weights", weights, "--limit", "32", "--json"]);
+  assert.is(e.code, 0, e.stderr);
+  assert.is(JSON.parse(e.stdout).samples, 32);
+  // Another model's file is still refused, naming what does not match.
+  const other = run(["eval", plain, "--weights", ckpt]);
+  assert.is(other.code, 1);
+  assert.match(
+    other.stderr,
+    `${ckpt}: error NN5406: the model's dense.w, dense.b, dense_1.w, dense_1.b are missing; Discriminator/dense.w,`,
+  );
 });
 
 test.run();
