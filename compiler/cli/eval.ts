@@ -1,7 +1,7 @@
 /**
  * @file `nnc eval FILE --weights CKPT`: loads a checkpoint (validated against the model's
  * variables) and reports loss and accuracy (none for regression targets) on the train run's
- * validation data.
+ * validation data (`--data train`, or a run without any: its training data), saying which.
  */
 import { readCheckpoint } from "../../runtime/checkpoint-node.js";
 import { NncModel } from "../../runtime/model.js";
@@ -13,7 +13,10 @@ import { checkpointTensors } from "../../runtime/program.js";
 
 const flags: Record<string, FlagSpec> = {
   weights: { kind: "string", alias: "w", help: "safetensors checkpoint to evaluate (required)" },
-  data: { kind: "string", help: "validate (default) | train: which of the run's data sets" },
+  data: {
+    kind: "string",
+    help: "validate (default; train when the run has none) | train: which data set",
+  },
   limit: { kind: "int", min: 1, help: "use only the first N samples" },
   run: { kind: "string", help: "which train section, when the file has several" },
   dim: dimFlag,
@@ -41,10 +44,15 @@ export async function run(args: string[]): Promise<number> {
       const program = await compileForInference("eval", file, dev, f);
       // Validate the checkpoint before any slow work.
       const ckpt = readCheckpoint(weights, checkpointTensors(program), program.model);
-      const spec =
-        which === "train"
-          ? program.settings.data
-          : (program.settings.validate ?? program.settings.data);
+      if (f.data === "validate" && !program.settings.validate) {
+        process.stderr.write(
+          `${file}: train ${program.run} has no validate data; --data train evaluates the training data\n`,
+        );
+        return 1;
+      }
+      // Without --data, a run with no validate data is evaluated on its training data.
+      const evaluated = which === "train" || !program.settings.validate ? "train" : "validate";
+      const spec = evaluated === "train" ? program.settings.data : program.settings.validate;
       if (!spec) {
         process.stderr.write(`${file}: train ${program.run} names no data to evaluate on\n`);
         return 1;
@@ -60,6 +68,7 @@ export async function run(args: string[]): Promise<number> {
           process.stdout.write(
             JSON.stringify({
               model: program.model,
+              data: evaluated,
               samples: r.count,
               loss: r.loss,
               accuracy,
@@ -68,7 +77,7 @@ export async function run(args: string[]): Promise<number> {
           );
         } else {
           process.stdout.write(
-            `${program.model}: ${r.count.toLocaleString("en-US")} samples, loss ${r.loss.toFixed(4)}` +
+            `${program.model}: ${r.count.toLocaleString("en-US")} ${evaluated === "train" ? "training" : "validation"} samples, loss ${r.loss.toFixed(4)}` +
               (accuracy === null ? "\n" : `, accuracy ${(100 * accuracy).toFixed(2)}%\n`),
           );
         }

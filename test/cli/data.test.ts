@@ -80,11 +80,28 @@ test("a CSV without classes trains a regression on its label column; the loss fa
   assert.is(epochs[3]!.accuracy, null);
   const e = run(["eval", file, "--weights", join(out, "M.safetensors")]);
   assert.is(e.code, 0, e.stderr);
-  assert.is(e.stdout, `M: 256 samples, loss ${summary.val_loss!.toFixed(4)}\n`);
+  assert.is(e.stdout, `M: 256 validation samples, loss ${summary.val_loss!.toFixed(4)}\n`);
   const json = run(["eval", file, "--weights", join(out, "M.safetensors"), "--json"]);
-  const evaluated = JSON.parse(json.stdout) as { loss: number; accuracy: null };
+  const evaluated = JSON.parse(json.stdout) as { data: string; loss: number; accuracy: null };
+  assert.is(evaluated.data, "validate");
   assert.is(evaluated.accuracy, null);
   assert.ok(Math.abs(evaluated.loss - summary.val_loss!) < 1e-6);
+  // A run without validate data: --data validate is an error; without --data, eval says it
+  // evaluates the training data (here the same rows, so the same loss).
+  const noVal = write("noval.nn", regression("[1]").replace(/ *validate .*\n/, ""));
+  const weights = ["--weights", join(out, "M.safetensors")];
+  const refused = run(["eval", noVal, ...weights, "--data", "validate"]);
+  assert.is(refused.code, 1);
+  assert.is(
+    refused.stderr,
+    `${noVal}: train M has no validate data; --data train evaluates the training data\n`,
+  );
+  assert.is(refused.stdout, "");
+  const train = run(["eval", noVal, ...weights]);
+  assert.is(train.code, 0, train.stderr);
+  assert.is(train.stdout, `M: 256 training samples, loss ${summary.val_loss!.toFixed(4)}\n`);
+  const trainJson = run(["eval", noVal, ...weights, "--data", "train", "--json"]);
+  assert.is((JSON.parse(trainJson.stdout) as { data: string }).data, "train");
 });
 
 test("one regression column for an output of [3] is NN5601 naming the file", () => {
