@@ -7,7 +7,7 @@
  * Y; without `: Y` a train trains the model of its own name, or the file's only model.
  */
 import type * as ast from "../ast.js";
-import { type Shape, formatShape, shapeEq } from "../dims.js";
+import { type Shape, formatShape, isConcrete, shapeEq } from "../dims.js";
 import type { Note } from "../diagnostics.js";
 import type { DType } from "../primitives.js";
 import type { Span } from "../source.js";
@@ -827,20 +827,22 @@ export function stepScope(
   for (const st of steps) walk(st.loss);
   if (cfg.data) {
     const ds = dataShapes(cfg.data);
-    if (ds.features && used.has("image")) {
+    const features = used.has("image") ? (ds.features ?? imageShape(e, steps, scope)) : null;
+    if (features) {
       const image = e.b.source(
         "input",
         "image",
-        { shape: [e.batch, ...ds.features], dtype: "f32" },
+        { shape: [e.batch, ...features], dtype: "f32" },
         cfg.decl.name.span,
       );
       scope.set("image", { kind: "tensor", node: image, batched: true }, "let");
     }
-    if (ds.classes !== null && used.has("label")) {
+    if (used.has("label")) {
+      // One-hot classes, or a regression csv's target per sample.
       const label = e.b.source(
         "input",
         "label",
-        { shape: [e.batch, ds.classes], dtype: "f32" },
+        { shape: [e.batch, ds.classes ?? 1], dtype: "f32" },
         cfg.decl.name.span,
       );
       scope.set("label", { kind: "tensor", node: label, batched: true }, "let");
@@ -859,6 +861,46 @@ export function stepScope(
     scope.set(n.name.name, v, "let");
   }
   return scope;
+}
+
+/**
+ * The per-sample shape of `image` for data whose features come from the file (csv, idx): the
+ * input of the first model that a step's loss calls on it (`Net(image)`, `Net(image + z)`), or
+ * null when no model with a fixed input shape takes it.
+ */
+function imageShape(e: Elab, steps: readonly StepConfig[], scope: Scope): Shape | null {
+  const mentions = (x: unknown): boolean => {
+    if (!x || typeof x !== "object") return false;
+    if (Array.isArray(x)) return x.some(mentions);
+    const n = x as { kind?: string; name?: unknown };
+    if (n.kind === "Ident" && n.name === "image") return true;
+    return Object.entries(x).some(([k, v]) => k !== "span" && k !== "opSpan" && mentions(v));
+  };
+  let found: Shape | null = null;
+  const walk = (x: unknown): void => {
+    if (found || !x || typeof x !== "object") return;
+    if (Array.isArray(x)) return x.forEach(walk);
+    const call = x as ast.Expr;
+    if (call.kind === "Call" && call.callee.kind === "Ident") {
+      const callee = e.lookup(call.callee.name, scope);
+      if (callee?.kind === "fn" && callee.fn.kind === "block" && callee.fn.decl.kind === "Model") {
+        const decl = callee.fn.decl;
+        for (const [i, arg] of call.args.entries()) {
+          const param = arg.name
+            ? decl.params.find((p) => p.name.name === arg.name!.name)
+            : decl.params[i];
+          if (param?.type?.kind !== "TensorType" || !mentions(arg.value)) continue;
+          const own = new Scope(null, e.program.fileOf.get(decl)!);
+          const shape = e.evalShape(param.type, own, "a model input", "a model input", true);
+          if (shape && isConcrete(shape)) found = shape;
+          return;
+        }
+      }
+    }
+    for (const [k, v] of Object.entries(x)) if (k !== "span" && k !== "opSpan") walk(v);
+  };
+  for (const st of steps) walk(st.loss);
+  return found;
 }
 
 /** A step's loss: its expression, averaged over the batch when it is per-sample. */

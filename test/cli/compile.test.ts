@@ -46,6 +46,41 @@ test("examples/gan.nn compiles to a program with a plan per step", () => {
   assert.equal([...new Set(models)].sort(), ["Discriminator", "Generator"]);
 });
 
+test("steps on csv data: image takes the input shape of the model called on it", () => {
+  // csv's features come from the file, so the checker had no shape for `image` (and none for a
+  // regression's `label`): NN2001 unknown name 'image'.
+  const dir = mkdtempSync(join(tmpdir(), "nnc-steps-csv-"));
+  try {
+    const file = join(dir, "two.nn");
+    const run = (data: string, loss: string) =>
+      `model Net(x: [4]) -> [3] { x |> dense(3) }
+model Lin(x: [4]) -> [1] { x |> dense(1) }
+train Two {
+  data = ${data}
+  batch = 8
+  noise z: [4] = normal(std: 0.1)
+  step fit { loss = ${loss}  optimizer = sgd(lr: 0.1)  updates = Net }
+}
+`;
+    writeFileSync(
+      file,
+      run('csv(path: "d.csv", label: "y", classes: 3)', "softmax_cross_entropy(Net(image), label)"),
+    );
+    let r = compileFile(file, { limits });
+    assert.equal(r.diagnostics, []);
+    assert.equal(r.program!.inputs, [{ name: "image", shape: [4], dtype: "f32" }]);
+    assert.is(r.program!.classes, 3);
+    // A regression's label is a target per sample; `image` may be one term of the argument.
+    writeFileSync(file, run('csv(path: "d.csv", label: "y")', "mse(Lin(image + z), label)"));
+    r = compileFile(file, { limits });
+    assert.equal(r.diagnostics, []);
+    assert.equal(r.program!.inputs, [{ name: "image", shape: [4], dtype: "f32" }]);
+    assert.is(r.program!.classes, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 for (const [name, code] of [["sentiment", "NN3019"]] as const) {
   test(`examples/${name}.nn is refused with ${code}`, () => {
     const r = compileFile(fromRoot("examples", `${name}.nn`), { limits });
