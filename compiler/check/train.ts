@@ -612,6 +612,11 @@ export function trainConfig(e: Elab, decl: ast.TrainDecl): TrainConfig {
         name: "loss",
         where: "beside `step`s (give each step its loss)",
       });
+    if (fs)
+      e.report("NN3015", fs.key.span, {
+        name: "freeze",
+        where: "beside `step`s (a step trains only its `updates` models)",
+      });
     if (!settings.has("data"))
       e.report("NN3003", decl.name.span, {
         train: decl.name.name,
