@@ -12,7 +12,16 @@
  */
 import type * as ast from "../ast.js";
 import { leftChain } from "../ast.js";
-import { type Dim, type Shape, dimEq, dimMul, formatShape, numel, substitute } from "../dims.js";
+import {
+  type Dim,
+  type Shape,
+  dimEq,
+  dimMul,
+  formatShape,
+  numel,
+  shapeEq,
+  substitute,
+} from "../dims.js";
 import type { Diagnostic, Note } from "../diagnostics.js";
 import { GraphBuilder, ShapeError } from "../ir/builder.js";
 import type { Variable } from "../ir/graph.js";
@@ -1263,7 +1272,7 @@ export class Elab {
     }
     const dtype: DType = s.type.dtype?.name === "int" ? "i32" : "f32";
     const init = s.init
-      ? this.initSpec(s.init, shape, scope)
+      ? this.initSpec(s.init, shape, scope, `${kind} ${s.name.name}`)
       : { dist: "constant" as const, value: 0 };
     if (!init) {
       scope.set(s.name.name, ERR, kind);
@@ -1296,8 +1305,11 @@ export class Elab {
     scope.set(s.name.name, { kind: "tensor", node, batched: false }, kind, name);
   }
 
-  /** Evaluates an initializer expression for a variable of `shape`. */
-  initSpec(e: ast.Expr, shape: Shape, scope: Scope): InitSpec | null {
+  /**
+   * Evaluates an initializer expression for a variable of `shape`; `what` names the variable in
+   * the message for an initializer given another shape (`ones([3])`).
+   */
+  initSpec(e: ast.Expr, shape: Shape, scope: Scope, what: string): InitSpec | null {
     let v = this.eval(e, scope);
     if (v.kind === "fn" && v.fn.kind !== "optimizer") {
       const params = this.paramList(v.fn);
@@ -1324,6 +1336,14 @@ export class Elab {
         if (typeof v.value === "number") return { dist: "constant", value: v.value };
         break;
       case "init":
+        if (v.shape && !shapeEq(v.shape, shape)) {
+          this.report("NN2007", e.span, {
+            what,
+            expected: `an initializer of shape ${formatShape(shape)}`,
+            found: `one of shape ${formatShape(v.shape)}`,
+          });
+          return null;
+        }
         return v.spec;
       case "fn":
         if (this.reportMissing(v)) return null;

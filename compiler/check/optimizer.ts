@@ -7,6 +7,7 @@
  * value. Checking runs it with the parameter standing in for its gradient.
  */
 import type * as ast from "../ast.js";
+import { formatShape, shapeEq } from "../dims.js";
 import type { Variable } from "../ir/graph.js";
 import type { Span } from "../source.js";
 import { type Elab, Scope } from "./elaborate.js";
@@ -115,7 +116,12 @@ export function applyOptimizer(
       const states: { name: string; varName: string }[] = [];
       for (const s of decl.state) {
         const varName = `${decl.name.name}.${s.name.name}/${p.name}`;
-        const init = e.initSpec(s.init, p.variable.shape, base);
+        const init = e.initSpec(
+          s.init,
+          p.variable.shape,
+          base,
+          `${decl.name.name}'s state ${s.name.name} (shaped like the parameter ${p.name})`,
+        );
         if (!init) return null;
         const v: Variable = {
           name: varName,
@@ -140,20 +146,17 @@ export function applyOptimizer(
         `${decl.name.name}'s update`,
       );
       if (!nt) return null;
-      let node = nt.node;
-      if (e.b.shape(node).join() !== p.variable.shape.join()) {
-        try {
-          node = e.b.add("broadcast_to", [node], { shape: p.variable.shape }, decl.update.span);
-        } catch {
-          e.report("NN2007", decl.update.body.result?.span ?? decl.update.span, {
-            what: `${decl.name.name}'s update`,
-            expected: `a value shaped like the parameter [${p.variable.shape.join(", ")}]`,
-            found: `[${e.b.shape(node).join(", ")}]`,
-          });
-          return null;
-        }
+      // The new value of the parameter: a value of another shape (a sum) is an error, not a
+      // broadcast that would set every weight to it.
+      if (!shapeEq(e.b.shape(nt.node), p.variable.shape)) {
+        e.report("NN2007", decl.update.body.result?.span ?? decl.update.span, {
+          what: `${decl.name.name}'s update`,
+          expected: `a value shaped like the parameter ${p.name}: ${formatShape(p.variable.shape)}`,
+          found: formatShape(e.b.shape(nt.node)),
+        });
+        return null;
       }
-      updates.set(p.name, node);
+      updates.set(p.name, nt.node);
       for (const s of states) {
         const b = scope.vars.get(s.name)!;
         if (b.value.kind === "tensor") updates.set(s.varName, b.value.node);

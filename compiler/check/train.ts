@@ -859,7 +859,7 @@ export function stepScope(
       scope.set(n.name.name, { kind: "error" }, "let");
       continue;
     }
-    const spec = e.initSpec(n.init, shape, scope);
+    const spec = e.initSpec(n.init, shape, scope, `noise ${n.name.name}`);
     const v = spec
       ? e.materialize(spec, [e.batch, ...shape], true, n.span)
       : ({ kind: "error" } as Value);
