@@ -24,6 +24,30 @@ export interface OptimizerResult {
   readonly updates: ReadonlyMap<string, number>;
 }
 
+/**
+ * The name of the schedule in `v` that needs the run's total number of steps and is not given
+ * one: `v` itself (cosine), or a schedule passed to it (warmup's `then`, which warmup calls
+ * with its own `total`); null when none does.
+ */
+function needsTotal(e: Elab, v: FnValue): string | null {
+  const params = e.paramList(v.fn).map((x) => x.name);
+  const given = new Set([...v.args.named.keys(), ...params.slice(0, v.args.positional.length)]);
+  if (given.has("total")) return null;
+  if (params.includes("total")) {
+    const own = v.fn.kind === "block" && v.fn.decl.params.find((q) => q.name.name === "total");
+    if (!own || !own.default) {
+      return v.fn.kind === "block" || v.fn.kind === "optimizer"
+        ? v.fn.decl.name.name
+        : v.fn.builtin.name;
+    }
+  }
+  for (const a of [...v.args.positional, ...v.args.named.values()]) {
+    const inner = a.value.kind === "fn" ? needsTotal(e, a.value) : null;
+    if (inner !== null) return inner;
+  }
+  return null;
+}
+
 /** The settings of an optimizer call, with schedules evaluated at step `t`. */
 function settings(
   e: Elab,
@@ -52,20 +76,15 @@ function settings(
       if (params.includes("t"))
         named.set("t", { value: { kind: "tensor", node: t, batched: false }, span: at });
       const given = new Set([...v.args.named.keys(), ...params.slice(0, v.args.positional.length)]);
-      if (params.includes("total") && !given.has("total")) {
-        if (total === null) {
-          const d =
-            v.fn.kind === "block" || v.fn.kind === "optimizer"
-              ? v.fn.decl.name.name
-              : v.fn.builtin.name;
-          const missing =
-            v.fn.kind === "block" && v.fn.decl.params.find((q) => q.name.name === "total")?.default;
-          if (!missing) {
-            e.report("NN3013", at, { name: d });
-            ok = false;
-            continue;
-          }
-        } else named.set("total", { value: int(total), span: at });
+      if (total === null) {
+        const d = needsTotal(e, v);
+        if (d !== null) {
+          e.report("NN3013", at, { name: d });
+          ok = false;
+          continue;
+        }
+      } else if (params.includes("total") && !given.has("total")) {
+        named.set("total", { value: int(total), span: at });
       }
       v = e.call(v, { positional: [], named }, at);
       if (v.kind === "fn") {
