@@ -39,6 +39,12 @@ export interface CompileOptions {
    * is it.
    */
   readonly seed?: number;
+  /**
+   * The samples and epochs the run trains (`nnc train --limit`, `--epochs`) instead of the
+   * data's size and the file's `epochs`: schedules' `total` is the run's step count.
+   */
+  readonly limit?: number;
+  readonly epochs?: number;
 }
 
 export interface CompileResult {
@@ -199,7 +205,8 @@ export function compileFile(path: string, opts: CompileOptions): CompileResult {
     ]);
   }
   const seed = opts.seed !== undefined ? { seed: opts.seed } : {};
-  const stepL = lowerTrainChecked(program, run, { batch, trial, bindings, ...seed });
+  const steps = { limit: opts.limit, epochs: opts.epochs };
+  const stepL = lowerTrainChecked(program, run, { batch, trial, bindings, ...seed, ...steps });
   const inferL = lowerTrainChecked(program, run, { batch: inferBatch, trial, bindings, ...seed });
   if (!stepL.train || !inferL.train) return fail([...stepL.diagnostics, ...inferL.diagnostics]);
   const st = stepL.train;

@@ -98,6 +98,7 @@ export async function run(args: string[]): Promise<number> {
         resume: f.resume === true,
         seed: f.seed as number | undefined,
         limit: f.limit as number | undefined,
+        epochs: f.epochs as number | undefined,
         data: undefined,
       };
       const compileTrial = (trial: number, batch?: number) =>
@@ -111,6 +112,9 @@ export async function run(args: string[]): Promise<number> {
             ...(dims ? { bindings: dims } : {}),
             // --seed (or a resumed run's seed) keys dropout and noise too, so it is compiled in.
             ...(ctx.seed !== undefined ? { seed: ctx.seed } : {}),
+            // Schedules' `total` is the number of steps this run takes.
+            ...(ctx.limit !== undefined ? { limit: ctx.limit } : {}),
+            ...(ctx.epochs !== undefined ? { epochs: ctx.epochs } : {}),
             trial,
           },
           {
@@ -159,6 +163,8 @@ interface TrainContext {
   seed: number | undefined;
   /** `--limit`, else a resumed run's. */
   limit: number | undefined;
+  /** `--epochs`, else a resumed run's (undefined: the file's). */
+  epochs: number | undefined;
   /** The data last loaded, and the settings it was loaded for (trials share it when equal). */
   data: { key: string; train: Dataset; validation: Dataset | undefined } | undefined;
 }
@@ -241,7 +247,8 @@ function resumeFlagsFit(ctx: TrainContext, state: TrainState): void {
 
 /**
  * Reads the state in `dir` for `program` and checks the flags against it (`resumeFlagsFit`).
- * Recompiles when the state's seed or batch differs from the file's.
+ * Recompiles when the state's seed, batch, `--limit` or epochs differ from the compiled ones
+ * (schedules' `total` counts the run's steps).
  */
 async function resumePoint(
   ctx: TrainContext,
@@ -251,10 +258,17 @@ async function resumePoint(
 ): Promise<ResumePoint> {
   const state = readState(dir, program);
   resumeFlagsFit(ctx, state);
+  const compiled = { limit: ctx.limit, epochs: ctx.epochs };
   ctx.seed = state.seed;
   ctx.limit = state.limit ?? undefined;
+  ctx.epochs ??= state.epochs;
   let p = program;
-  if (p.settings.seed !== state.seed || p.stepBatch !== state.batch)
+  if (
+    p.settings.seed !== state.seed ||
+    p.stepBatch !== state.batch ||
+    ctx.limit !== compiled.limit ||
+    ctx.epochs !== compiled.epochs
+  )
     p = await recompile(state.batch);
   if (fileHash(ctx.file) !== state.source) {
     process.stderr.write(

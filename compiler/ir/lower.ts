@@ -45,6 +45,12 @@ export interface LowerOptions {
    * dropout and noise, and is the `seed` the lowered run reports.
    */
   readonly seed?: number;
+  /**
+   * What the trainer runs instead of the file's data size and `epochs` (`nnc train --limit`,
+   * `--epochs`): schedules' `total` is the run's step count.
+   */
+  readonly limit?: number;
+  readonly epochs?: number;
 }
 
 export interface LoweredInput {
@@ -209,9 +215,10 @@ export function lowerTrainChecked(
   const diagnostics: Diagnostic[] = [...probe.diagnostics];
   if (diagnostics.length > 0) return { train: null, diagnostics };
   const prefix = modelPrefixFor(cfg);
-  const n = dataSize(cfg.data);
+  const size = dataSize(cfg.data);
+  const n = size === null ? null : Math.min(size, opts.limit ?? size);
   const stepsPerEpoch = n === null ? null : Math.ceil(n / opts.batch);
-  const total = stepsPerEpoch === null ? null : stepsPerEpoch * cfg.epochs;
+  const total = stepsPerEpoch === null ? null : stepsPerEpoch * (opts.epochs ?? cfg.epochs);
   const frozen = new Set(cfg.freeze.map((f) => f.name));
   const variables = new Map<string, Variable>();
   const steps: LoweredStep[] = [];

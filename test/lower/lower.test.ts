@@ -377,4 +377,27 @@ test("every example lowers to graphs the IR verifier accepts", () => {
   }
 });
 
+test("schedules' total is the run's step count: --limit and --epochs when given", () => {
+  // It was the data's size times the file's epochs whatever the trainer ran.
+  const p = inline(`
+model M(image: [28, 28, 1]) -> [10] { image |> flatten |> dense(10) }
+train M {
+  data = mnist(split: "train")
+  loss = softmax_cross_entropy
+  optimizer = sgd(lr: cosine(from: 0.5))
+  batch = 64
+  epochs = 2
+}
+`);
+  const constants = (opts: { limit?: number; epochs?: number }) =>
+    lowerTrain(p, "M", { batch: 64, ...opts })
+      .steps[0]!.graph.nodes.filter((n) => n.op === "constant")
+      .map((n) => (n.attrs as { value: number }).value);
+  assert.ok(constants({}).includes(938 * 2));
+  const limited = constants({ limit: 320, epochs: 3 });
+  assert.ok(limited.includes(15), String(limited));
+  assert.not.ok(limited.includes(938 * 2));
+  assert.not.ok(limited.includes(938 * 3));
+});
+
 test.run();
