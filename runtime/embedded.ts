@@ -8,7 +8,7 @@
  * evaluation and prediction plans are mostly the same text). No Node imports.
  */
 import type { NncDevice } from "./device-core.js";
-import { bytesToUnit, type Dataset } from "./data/dataset.js";
+import { bytesToUnit, type Dataset, floatProblem, integerProblem } from "./data/dataset.js";
 import { nncError } from "./errors.js";
 import { type EpochResult, type Evaluation, NncModel } from "./model.js";
 import type { KernelPlan, PlanKernel } from "./plan.js";
@@ -363,14 +363,15 @@ export class ModelRunner {
               );
     // NaN or infinity in one input turns every weight into NaN at the next step; an
     // embedding's ids index its table's rows: 0 to below - 1.
-    const below = this.program.inputs[0]!.below;
+    const input = this.program.inputs[0]!;
+    const below = input.below;
     const k =
       data instanceof Uint8Array
         ? -1
         : data.findIndex(
             ints
-              ? (v) => !Number.isInteger(v) || (below !== undefined && !(v >= 0 && v < below))
-              : (v) => !Number.isFinite(v),
+              ? (v) => integerProblem(v, input) !== undefined
+              : (v) => floatProblem(v) !== undefined,
           );
     if (k >= 0) {
       const v = data[k]!;

@@ -9,6 +9,7 @@ import { isNncError, renderNncError } from "../../runtime/errors.js";
 import { unreadable } from "../../runtime/fs-node.js";
 import type { DataSpec, ModelProgram } from "../../runtime/program.js";
 import {
+  firstValueProblem,
   integerProblem,
   sampleSize,
   type Dataset,
@@ -187,15 +188,8 @@ function fitData(
     if (integers) {
       // Token ids are taken as they are, never scaled like image bytes.
       inputs = Float32Array.from(ds.inputs.subarray(0, ds.count * per));
-      const k = inputs.findIndex((v) => integerProblem(v, integers) !== undefined);
-      if (k >= 0) {
-        const where = `item ${Math.floor(k / per)}, value ${k % per}, from 0`;
-        throw fileError(
-          "NN5602",
-          { detail: `${inputs[k]} (${where}) ${integerProblem(inputs[k]!, integers)!}` },
-          file,
-        );
-      }
+      const problem = firstValueProblem(inputs, per, (v) => integerProblem(v, integers));
+      if (problem !== undefined) throw fileError("NN5602", { detail: problem }, file);
     }
     ds = { ...ds, inputs, sampleShape: input.shape };
   }
