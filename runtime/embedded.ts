@@ -12,7 +12,7 @@ import { bytesToUnit, type Dataset, floatProblem, integerProblem } from "./data/
 import { nncError } from "./errors.js";
 import { type EpochResult, type Evaluation, NncModel } from "./model.js";
 import type { KernelPlan, PlanKernel } from "./plan.js";
-import type { ModelProgram, ProgramStep } from "./program.js";
+import { isRegression, type ModelProgram, type ProgramStep } from "./program.js";
 
 export type { EpochResult, Evaluation } from "./model.js";
 export type { ModelProgram } from "./program.js";
@@ -475,8 +475,7 @@ export class ModelRunner {
 
   /** Whether the labels are regression targets (a CSV run without `classes`): no accuracy. */
   private get regression(): boolean {
-    const data = this.program.settings.data;
-    return data?.kind === "csv" && data.classes === null;
+    return isRegression(this.program.settings.data);
   }
 
   /** `r` without an accuracy where the run has none (a regression run's is meaningless). */

@@ -58,6 +58,11 @@ export type DataSpec =
       readonly classes: number | null;
     };
 
+/** Whether `spec` holds regression targets (a CSV file without `classes`): no accuracy. */
+export function isRegression(spec: DataSpec | null | undefined): boolean {
+  return spec?.kind === "csv" && spec.classes === null;
+}
+
 export interface TrainSettings {
   readonly epochs: number;
   readonly batch: number;

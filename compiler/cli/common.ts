@@ -140,10 +140,7 @@ export function loadData(
   return fitData(ds, spec, program, spec.kind === "csv" ? undefined : integers);
 }
 
-/** Whether `spec` holds regression targets (a CSV file without `classes`): no accuracy. */
-export function isRegression(spec: DataSpec | null): boolean {
-  return spec?.kind === "csv" && spec.classes === null;
-}
+export { isRegression } from "../../runtime/program.js";
 
 /**
  * `ds` shaped for `program`, or an NN56xx error naming its file: the samples must fit the

@@ -11,7 +11,7 @@
  */
 import { packProgram } from "../../runtime/embedded.js";
 import { numelOf } from "../../runtime/plan.js";
-import type { ModelProgram } from "../../runtime/program.js";
+import { isRegression, type ModelProgram } from "../../runtime/program.js";
 
 export interface EmitOptions {
   /** What `predict` returns, from lowering (softmax probabilities when the loss took logits). */
@@ -131,8 +131,7 @@ interface Member {
 /** What a single-step run's labels are, for the doc comments: classes, or targets. */
 function labelsText(program: ModelProgram): { each: string; classes: string } {
   const c = program.classes;
-  const data = program.settings.data;
-  if (data?.kind === "csv" && data.classes === null) {
+  if (isRegression(program.settings.data)) {
     return {
       each: `${c === 1 ? "one target value" : `${c} target values`} (a regression run)`,
       classes: "Values of each sample's regression target (a regression run has no classes).",
